@@ -1,1 +1,38 @@
-//! placeholder
+//! A fake Atlassian Cloud on 127.0.0.1 for tests, benchmarks and demos: the organization admin
+//! API (managed accounts' emails), the Confluence v2 `users-bulk` API (visible emails, `""` when
+//! hidden) and the privacy email API (apps only), as described in `/work/shared/ATLASSIAN.md`.
+//!
+//! It is deterministic (no randomness), records every API request it receives (kind of
+//! credential only, never the credential), and can inject faults per endpoint: latency, 429s,
+//! 5xx with `Retry-After`, hangs, malformed or truncated JSON, dropped connections and HTML 400s.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use fake_atlassian::{Credentials, Directory, Endpoint, FakeAtlassian, Fault};
+//! let fake = FakeAtlassian::start(
+//!     "127.0.0.1:0".parse()?,
+//!     Directory::demo(),
+//!     Credentials::default(),
+//! )
+//! .await?;
+//! fake.inject(Endpoint::UsersBulk, Fault::RateLimited { retry_after: None }, 1);
+//! // ... point the code under test at fake.url() ...
+//! assert_eq!(fake.request_count(Endpoint::UsersBulk), 0);
+//! fake.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod api;
+mod control;
+mod directory;
+mod fault;
+mod record;
+mod reply;
+mod server;
+
+pub use directory::{Credentials, Directory, User, Visibility};
+pub use fault::{Endpoint, Fault, RetryAfter};
+pub use record::{AuthKind, RecordedRequest};
+pub use server::FakeAtlassian;

@@ -1,0 +1,88 @@
+//! The control API under `/__control/`, for the binary and non-Rust tools. Mirrors the
+//! [`crate::FakeAtlassian`] handle methods; control requests are never recorded nor faulted.
+//!
+//! | request | body | effect |
+//! |---|---|---|
+//! | `POST /__control/faults` | `{"endpoint":"usersBulk","fault":{"kind":"rateLimited","retryAfterSeconds":2},"times":1}` | queue a fault (`times` defaults to 1; fault form in [`crate::Fault`]'s module docs) |
+//! | `DELETE /__control/faults` | | clear queued faults |
+//! | `GET /__control/requests` | | JSON list of [`crate::RecordedRequest`] |
+//! | `DELETE /__control/requests` | | clear recorded requests |
+//! | `PUT /__control/latency` | `{"ms": 50}` | base latency |
+//! | `PUT /__control/admin-page-cap` | `{"cap": 20}` or `{"cap": null}` | admin page cap |
+//!
+//! Success is 204 (or 200 with JSON for `GET`); a bad body is 400, anything else 404.
+
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::fault::{Endpoint, Fault};
+use crate::reply::Reply;
+use crate::server::State;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InjectBody {
+    endpoint: Endpoint,
+    fault: Fault,
+    #[serde(default = "one")]
+    times: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyBody {
+    ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageCapBody {
+    cap: Option<usize>,
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body)
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, &format!("bad control body: {e}")))
+}
+
+/// Answers a control request; `path` is what follows `/__control/`.
+pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) -> Reply {
+    let result = match (method, path) {
+        (&Method::POST, "faults") => parse::<InjectBody>(body).map(|b| {
+            state.inject(b.endpoint, b.fault, b.times);
+            Reply::no_content()
+        }),
+        (&Method::DELETE, "faults") => {
+            state.clear_faults();
+            Ok(Reply::no_content())
+        }
+        (&Method::GET, "requests") => {
+            let requests = serde_json::to_value(state.requests()).unwrap_or_default();
+            Ok(Reply::json(StatusCode::OK, &requests))
+        }
+        (&Method::DELETE, "requests") => {
+            state.clear_requests();
+            Ok(Reply::no_content())
+        }
+        (&Method::PUT, "latency") => parse::<LatencyBody>(body).map(|b| {
+            state.set_latency(Duration::from_millis(b.ms));
+            Reply::no_content()
+        }),
+        (&Method::PUT, "admin-page-cap") => parse::<PageCapBody>(body).map(|b| {
+            state.set_admin_page_cap(b.cap);
+            Reply::no_content()
+        }),
+        _ => Ok(Reply::error(
+            StatusCode::NOT_FOUND,
+            "Unknown control request",
+        )),
+    };
+    result.unwrap_or_else(|reply| reply)
+}

@@ -1,0 +1,438 @@
+//! Faults the fake can inject, and their JSON form for the control API.
+//!
+//! A fault replaces (or, for [`Fault::Latency`], delays) the answer to one call of an
+//! [`Endpoint`]. Faults queue FIFO per endpoint; [`Endpoint::Any`] is a shared queue consulted
+//! only when the called endpoint's own queue is empty. Faults are applied before
+//! authentication, as an edge layer or overloaded backend would.
+//!
+//! JSON form (`POST /__control/faults`), `kind` plus the fields that kind takes:
+//!
+//! | kind             | fields                                                          |
+//! |------------------|-----------------------------------------------------------------|
+//! | `latency`        | `ms` (required)                                                 |
+//! | `rateLimited`    | at most one `retryAfterSeconds` / `retryAfterDate` / `retryAfterRaw` |
+//! | `status`         | `status` (required), at most one `retryAfter*`                  |
+//! | `hang`, `malformedJson`, `truncatedJson`, `dropConnection`, `htmlBadRequest` | none |
+//!
+//! `retryAfterDate` is an HTTP date (`Tue, 15 Nov 1994 08:12:31 GMT`); `retryAfterRaw` is sent
+//! verbatim (e.g. `"9223372036854775807"`).
+
+use std::time::{Duration, SystemTime};
+
+use hyper::header::{HeaderName, RETRY_AFTER};
+use hyper::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::reply::{Reply, JSON};
+
+/// An API endpoint of the fake, for fault injection and request counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Endpoint {
+    /// `POST /admin/v2/orgs/{orgId}/directories/-/users/search`.
+    AdminSearch,
+    /// `POST [/ex/confluence/{cloudId}]/wiki/api/v2/users-bulk`.
+    UsersBulk,
+    /// `GET [/ex/confluence/{cloudId}]/wiki/rest/api/user/email/bulk`.
+    EmailBulk,
+    /// `GET [/ex/confluence/{cloudId}]/wiki/rest/api/user/email`.
+    EmailSingle,
+    /// Any of the above (fault injection only; never recorded as a request's endpoint).
+    Any,
+}
+
+/// The value of a `Retry-After` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Delay in seconds.
+    Seconds(u64),
+    /// An instant, sent as an HTTP date.
+    Date(SystemTime),
+    /// Sent verbatim, e.g. `"9223372036854775807"`.
+    Raw(String),
+}
+
+impl RetryAfter {
+    /// The header value as sent.
+    pub fn header_value(&self) -> String {
+        match self {
+            RetryAfter::Seconds(s) => s.to_string(),
+            RetryAfter::Date(t) => httpdate::fmt_http_date(*t),
+            RetryAfter::Raw(raw) => raw.clone(),
+        }
+    }
+}
+
+/// One injected failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FaultWire", into = "FaultWire")]
+pub enum Fault {
+    /// Wait this long, then answer normally.
+    Latency(Duration),
+    /// 429 with `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO-8601)
+    /// and `Retry-After` when given.
+    RateLimited {
+        /// The `Retry-After` header, if any.
+        retry_after: Option<RetryAfter>,
+    },
+    /// This status (500 if not a valid status code) with a JSON error body.
+    Status {
+        /// The HTTP status, e.g. 500, 502, 503, 504.
+        status: u16,
+        /// The `Retry-After` header, if any.
+        retry_after: Option<RetryAfter>,
+    },
+    /// Never answer, until the server shuts down.
+    Hang,
+    /// 200, JSON content type, a body that is not JSON.
+    MalformedJson,
+    /// 200 with the real JSON answer cut in half; `Content-Length` matches the cut body.
+    TruncatedJson,
+    /// Close the TCP connection without any response.
+    DropConnection,
+    /// 400 with an HTML body, as Atlassian's edge layer sends.
+    HtmlBadRequest,
+}
+
+impl Fault {
+    /// The fault's kind as recorded in [`crate::RecordedRequest::fault`] (its JSON `kind`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Latency(_) => "latency",
+            Fault::RateLimited { .. } => "rateLimited",
+            Fault::Status { .. } => "status",
+            Fault::Hang => "hang",
+            Fault::MalformedJson => "malformedJson",
+            Fault::TruncatedJson => "truncatedJson",
+            Fault::DropConnection => "dropConnection",
+            Fault::HtmlBadRequest => "htmlBadRequest",
+        }
+    }
+}
+
+/// The `X-RateLimit-Limit` value sent with injected 429s.
+const RATE_LIMIT: &str = "100";
+/// The reset delay announced when a 429 carries no usable `Retry-After` seconds.
+const DEFAULT_RESET: Duration = Duration::from_secs(60);
+
+/// The 429 answer of [`Fault::RateLimited`].
+pub(crate) fn rate_limited(retry_after: Option<&RetryAfter>, now: SystemTime) -> Reply {
+    let reset = match retry_after {
+        Some(RetryAfter::Seconds(s)) => now + Duration::from_secs((*s).min(86_400)),
+        Some(RetryAfter::Date(t)) => *t,
+        _ => now + DEFAULT_RESET,
+    };
+    let reply = Reply::error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
+        .with_header(HeaderName::from_static("x-ratelimit-limit"), RATE_LIMIT)
+        .with_header(HeaderName::from_static("x-ratelimit-remaining"), "0")
+        .with_header(
+            HeaderName::from_static("x-ratelimit-reset"),
+            &iso8601(reset),
+        );
+    with_retry_after(reply, retry_after)
+}
+
+/// The answer of [`Fault::Status`].
+pub(crate) fn status(status: u16, retry_after: Option<&RetryAfter>) -> Reply {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = status.canonical_reason().unwrap_or("Injected failure");
+    with_retry_after(Reply::error(status, message), retry_after)
+}
+
+fn with_retry_after(reply: Reply, retry_after: Option<&RetryAfter>) -> Reply {
+    match retry_after {
+        Some(r) => reply.with_header(RETRY_AFTER, &r.header_value()),
+        None => reply,
+    }
+}
+
+/// The answer of [`Fault::MalformedJson`].
+pub(crate) fn malformed_json() -> Reply {
+    Reply {
+        status: StatusCode::OK,
+        content_type: JSON,
+        headers: Vec::new(),
+        body: bytes::Bytes::from_static(b"{\"results\": [{\"accountId\": <not json>"),
+    }
+}
+
+/// The answer of [`Fault::TruncatedJson`]: `real` as a 200 with its body cut in half.
+pub(crate) fn truncated(real: Reply) -> Reply {
+    let cut = real.body.len() / 2;
+    Reply {
+        status: StatusCode::OK,
+        content_type: JSON,
+        headers: Vec::new(),
+        body: real.body.slice(..cut),
+    }
+}
+
+/// The answer of [`Fault::HtmlBadRequest`].
+pub(crate) fn html_bad_request() -> Reply {
+    Reply {
+        status: StatusCode::BAD_REQUEST,
+        content_type: "text/html",
+        headers: Vec::new(),
+        body: bytes::Bytes::from_static(
+            b"<HTML><HEAD>\n<TITLE>Bad Request</TITLE>\n</HEAD><BODY>\n<H1>Bad Request</H1>\n\
+              Your browser sent a request that this server could not understand.<P>\n\
+              Reference&#32;&#35;7&#46;fake&#46;0\n</BODY>\n</HTML>\n",
+        ),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (UTC) for `X-RateLimit-Reset`.
+pub(crate) fn iso8601(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The control API's JSON form of a [`Fault`] (see the module docs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FaultWire {
+    kind: FaultKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after_raw: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum FaultKind {
+    Latency,
+    RateLimited,
+    Status,
+    Hang,
+    MalformedJson,
+    TruncatedJson,
+    DropConnection,
+    HtmlBadRequest,
+}
+
+impl FaultWire {
+    fn retry_after(&self) -> Result<Option<RetryAfter>, String> {
+        let given = [
+            self.retry_after_seconds.is_some(),
+            self.retry_after_date.is_some(),
+            self.retry_after_raw.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err(
+                "give at most one of retryAfterSeconds, retryAfterDate, retryAfterRaw".into(),
+            );
+        }
+        if let Some(s) = self.retry_after_seconds {
+            return Ok(Some(RetryAfter::Seconds(s)));
+        }
+        if let Some(date) = &self.retry_after_date {
+            let t = httpdate::parse_http_date(date)
+                .map_err(|_| "retryAfterDate is not an HTTP date".to_owned())?;
+            return Ok(Some(RetryAfter::Date(t)));
+        }
+        Ok(self.retry_after_raw.clone().map(RetryAfter::Raw))
+    }
+
+    fn has_retry_after(&self) -> bool {
+        self.retry_after_seconds.is_some()
+            || self.retry_after_date.is_some()
+            || self.retry_after_raw.is_some()
+    }
+}
+
+impl TryFrom<FaultWire> for Fault {
+    type Error = String;
+
+    fn try_from(wire: FaultWire) -> Result<Fault, String> {
+        let takes_ms = wire.kind == FaultKind::Latency;
+        let takes_status = wire.kind == FaultKind::Status;
+        let takes_retry = matches!(wire.kind, FaultKind::RateLimited | FaultKind::Status);
+        if wire.ms.is_some() && !takes_ms {
+            return Err("only kind latency takes ms".into());
+        }
+        if wire.status.is_some() && !takes_status {
+            return Err("only kind status takes status".into());
+        }
+        if wire.has_retry_after() && !takes_retry {
+            return Err("only kinds rateLimited and status take retryAfter*".into());
+        }
+        Ok(match wire.kind {
+            FaultKind::Latency => {
+                let ms = wire.ms.ok_or("kind latency needs ms")?;
+                Fault::Latency(Duration::from_millis(ms))
+            }
+            FaultKind::RateLimited => Fault::RateLimited {
+                retry_after: wire.retry_after()?,
+            },
+            FaultKind::Status => Fault::Status {
+                status: wire.status.ok_or("kind status needs status")?,
+                retry_after: wire.retry_after()?,
+            },
+            FaultKind::Hang => Fault::Hang,
+            FaultKind::MalformedJson => Fault::MalformedJson,
+            FaultKind::TruncatedJson => Fault::TruncatedJson,
+            FaultKind::DropConnection => Fault::DropConnection,
+            FaultKind::HtmlBadRequest => Fault::HtmlBadRequest,
+        })
+    }
+}
+
+impl From<Fault> for FaultWire {
+    fn from(fault: Fault) -> FaultWire {
+        let mut wire = FaultWire {
+            kind: FaultKind::Hang,
+            ms: None,
+            status: None,
+            retry_after_seconds: None,
+            retry_after_date: None,
+            retry_after_raw: None,
+        };
+        let retry_after = match fault {
+            Fault::Latency(d) => {
+                wire.kind = FaultKind::Latency;
+                wire.ms = Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                None
+            }
+            Fault::RateLimited { retry_after } => {
+                wire.kind = FaultKind::RateLimited;
+                retry_after
+            }
+            Fault::Status {
+                status,
+                retry_after,
+            } => {
+                wire.kind = FaultKind::Status;
+                wire.status = Some(status);
+                retry_after
+            }
+            Fault::Hang => None,
+            Fault::MalformedJson => {
+                wire.kind = FaultKind::MalformedJson;
+                None
+            }
+            Fault::TruncatedJson => {
+                wire.kind = FaultKind::TruncatedJson;
+                None
+            }
+            Fault::DropConnection => {
+                wire.kind = FaultKind::DropConnection;
+                None
+            }
+            Fault::HtmlBadRequest => {
+                wire.kind = FaultKind::HtmlBadRequest;
+                None
+            }
+        };
+        match retry_after {
+            Some(RetryAfter::Seconds(s)) => wire.retry_after_seconds = Some(s),
+            Some(RetryAfter::Date(t)) => wire.retry_after_date = Some(httpdate::fmt_http_date(t)),
+            Some(RetryAfter::Raw(r)) => wire.retry_after_raw = Some(r),
+            None => {}
+        }
+        wire
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wire_form_round_trips_every_kind() -> anyhow::Result<()> {
+        let date = httpdate::parse_http_date("Tue, 15 Nov 1994 08:12:31 GMT")?;
+        let faults = [
+            Fault::Latency(Duration::from_millis(250)),
+            Fault::RateLimited { retry_after: None },
+            Fault::RateLimited {
+                retry_after: Some(RetryAfter::Seconds(2)),
+            },
+            Fault::Status {
+                status: 503,
+                retry_after: Some(RetryAfter::Date(date)),
+            },
+            Fault::Status {
+                status: 429,
+                retry_after: Some(RetryAfter::Raw("9223372036854775807".into())),
+            },
+            Fault::Hang,
+            Fault::MalformedJson,
+            Fault::TruncatedJson,
+            Fault::DropConnection,
+            Fault::HtmlBadRequest,
+        ];
+        for fault in faults {
+            let value = serde_json::to_value(&fault)?;
+            assert_eq!(value["kind"], fault.name());
+            let back: Fault = serde_json::from_value(value)?;
+            assert_eq!(back, fault);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn wire_form_parses_the_documented_example() -> anyhow::Result<()> {
+        let fault: Fault =
+            serde_json::from_value(json!({"kind":"rateLimited","retryAfterSeconds":2}))?;
+        assert_eq!(
+            fault,
+            Fault::RateLimited {
+                retry_after: Some(RetryAfter::Seconds(2))
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn wire_form_rejects_fields_of_other_kinds() {
+        for bad in [
+            json!({"kind": "hang", "ms": 5}),
+            json!({"kind": "latency"}),
+            json!({"kind": "status"}),
+            json!({"kind": "rateLimited", "status": 500}),
+            json!({"kind": "rateLimited", "retryAfterSeconds": 1, "retryAfterRaw": "1"}),
+            json!({"kind": "status", "status": 503, "retryAfterDate": "tomorrow"}),
+            json!({"kind": "nope"}),
+        ] {
+            assert!(
+                serde_json::from_value::<Fault>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn iso8601_formats_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(784_887_151);
+        assert_eq!(iso8601(t), "1994-11-15T08:12:31Z");
+        assert_eq!(iso8601(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(iso8601(leap), "2000-02-29T00:00:00Z");
+    }
+}

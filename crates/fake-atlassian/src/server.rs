@@ -1,0 +1,377 @@
+//! The HTTP server: accept loop, per-connection hyper service, fault application, recording and
+//! shutdown.
+//!
+//! Each connection is served by hyper's HTTP/1 `serve_connection` (keep-alive on), below any
+//! framework, so a fault can close the connection with no response at all (the service returns
+//! `Err`). Shutdown is a `watch` flag: the accept loop stops, every connection task is dropped
+//! (closing its socket, hung requests included) and awaited, so [`FakeAtlassian::shutdown`]
+//! returns promptly. Dropping the last handle shuts the server down too.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::AUTHORIZATION;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::api::{self, Call, Route};
+use crate::control;
+use crate::directory::{Credentials, Directory};
+use crate::fault::{self, Endpoint, Fault};
+use crate::record::{AuthKind, RecordedRequest};
+use crate::reply::Reply;
+
+/// Largest request body read; larger bodies get 413.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The path prefix of the control API.
+const CONTROL_PREFIX: &str = "/__control/";
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Everything the request handlers share.
+pub(crate) struct State {
+    pub directory: Directory,
+    pub credentials: Credentials,
+    faults: Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
+    records: Mutex<Vec<(u64, RecordedRequest)>>,
+    next_seq: AtomicU64,
+    latency: Mutex<Duration>,
+    admin_page_cap: Mutex<Option<usize>>,
+}
+
+impl State {
+    fn new(directory: Directory, credentials: Credentials) -> State {
+        State {
+            directory,
+            credentials,
+            faults: Mutex::new(HashMap::new()),
+            records: Mutex::new(Vec::new()),
+            next_seq: AtomicU64::new(0),
+            latency: Mutex::new(Duration::ZERO),
+            admin_page_cap: Mutex::new(None),
+        }
+    }
+
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
+        let mut faults = lock(&self.faults);
+        let queue = faults.entry(endpoint).or_default();
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.faults).clear();
+    }
+
+    /// The next fault for a call of `endpoint`: its own queue first, then the `Any` queue.
+    fn take_fault(&self, endpoint: Endpoint) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        [endpoint, Endpoint::Any]
+            .into_iter()
+            .find_map(|e| faults.get_mut(&e).and_then(VecDeque::pop_front))
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.latency) = latency;
+    }
+
+    pub fn set_admin_page_cap(&self, cap: Option<usize>) {
+        *lock(&self.admin_page_cap) = cap;
+    }
+
+    pub fn admin_page_cap(&self) -> Option<usize> {
+        *lock(&self.admin_page_cap)
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.records).iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.records).clear();
+    }
+
+    fn record(&self, request: RecordedRequest) -> u64 {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        lock(&self.records).push((seq, request));
+        seq
+    }
+
+    fn update(&self, seq: u64, f: impl FnOnce(&mut RecordedRequest)) {
+        let mut records = lock(&self.records);
+        if let Some((_, r)) = records.iter_mut().rev().find(|(s, _)| *s == seq) {
+            f(r);
+        }
+    }
+}
+
+/// A running fake Atlassian. Cheap to clone; all clones control the same server.
+#[derive(Clone)]
+pub struct FakeAtlassian {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+impl std::fmt::Debug for FakeAtlassian {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeAtlassian")
+            .field("addr", &self.inner.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeAtlassian {
+    /// Binds `listen` (`127.0.0.1:0` picks a free port) and serves on the current tokio runtime.
+    pub async fn start(
+        listen: SocketAddr,
+        directory: Directory,
+        credentials: Credentials,
+    ) -> anyhow::Result<FakeAtlassian> {
+        directory.validate()?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::new(directory, credentials));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown_rx));
+        Ok(FakeAtlassian {
+            inner: Arc::new(Inner {
+                addr,
+                state,
+                shutdown,
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash. Serves the site, gateway and admin paths.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// The credentials the server accepts.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.state.credentials
+    }
+
+    /// The directory the server answers from.
+    pub fn directory(&self) -> &Directory {
+        &self.inner.state.directory
+    }
+
+    /// Stops the server: closes the listener and every connection, hung requests included, and
+    /// waits for them. Other clones then talk to a stopped server.
+    pub async fn shutdown(self) {
+        self.inner.shutdown.send_replace(true);
+        let task = lock(&self.inner.task).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    /// The next `times` calls of `endpoint` get `fault` (FIFO after faults already queued for
+    /// it). [`Endpoint::Any`] faults apply to calls whose own queue is empty.
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
+        self.inner.state.inject(endpoint, fault, times);
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.inner.state.clear_faults();
+    }
+
+    /// A base latency added before every API call's answer (0 by default).
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner.state.set_latency(latency);
+    }
+
+    /// Caps the admin search page size below the requested `limit` (`None`: no cap; `Some(0)`
+    /// acts as 1), so tests can force pagination.
+    pub fn set_admin_page_cap(&self, cap: Option<usize>) {
+        self.inner.state.set_admin_page_cap(cap);
+    }
+
+    /// Every API request recorded since the last clear, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.inner.state.requests()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.inner.state.clear_requests();
+    }
+
+    /// How many recorded requests hit `endpoint` ([`Endpoint::Any`]: any known endpoint).
+    pub fn request_count(&self, endpoint: Endpoint) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| match (endpoint, r.endpoint) {
+                (Endpoint::Any, e) => e.is_some(),
+                (wanted, e) => e == Some(wanted),
+            })
+            .count()
+    }
+}
+
+/// Resolves once shutdown is requested (or every handle is gone).
+async fn wait_shutdown(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    let stop = wait_shutdown(shutdown.clone());
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, state.clone(), shutdown.clone()));
+                }
+                // E.g. out of file descriptors: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+/// The service error that makes hyper close the connection without answering.
+#[derive(Debug)]
+struct CloseConnection;
+
+impl std::fmt::Display for CloseConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed by fault injection")
+    }
+}
+
+impl std::error::Error for CloseConnection {}
+
+async fn serve_connection(stream: TcpStream, state: Arc<State>, shutdown: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let service_shutdown = shutdown.clone();
+    let service =
+        service_fn(move |request| handle(state.clone(), service_shutdown.clone(), request));
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        () = wait_shutdown(shutdown) => {}
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    shutdown: watch::Receiver<bool>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, CloseConnection> {
+    let (parts, body) = request.into_parts();
+    let body = Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes());
+    let path = parts.uri.path();
+    if let Some(rest) = path.strip_prefix(CONTROL_PREFIX) {
+        let reply = match &body {
+            Ok(body) => control::handle(&state, &parts.method, rest, body),
+            Err(_) => too_large(),
+        };
+        return Ok(reply.into_response());
+    }
+
+    let authorization = parts
+        .headers
+        .get(AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let call = Call {
+        route: Route::parse(&parts.method, path),
+        authorization,
+        query: parts.uri.query(),
+        body: body.as_deref().unwrap_or_default(),
+    };
+    let details = call.details();
+    let endpoint = call.route.endpoint();
+    let fault = endpoint.and_then(|e| state.take_fault(e));
+    let seq = state.record(RecordedRequest {
+        endpoint,
+        method: parts.method.to_string(),
+        path: path.to_owned(),
+        account_ids: details.account_ids,
+        auth: AuthKind::of(authorization),
+        limit: details.limit,
+        cursor: details.cursor,
+        status: 0,
+        fault: fault.as_ref().map(|f| f.name().to_owned()),
+    });
+
+    let latency = *lock(&state.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let normal = |call: &Call<'_>| match &body {
+        Ok(_) => api::answer(&state, call),
+        Err(_) => too_large(),
+    };
+    let reply = match fault {
+        None => normal(&call),
+        Some(Fault::Latency(delay)) => {
+            tokio::time::sleep(delay).await;
+            normal(&call)
+        }
+        Some(Fault::RateLimited { retry_after }) => {
+            fault::rate_limited(retry_after.as_ref(), SystemTime::now())
+        }
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => fault::status(status, retry_after.as_ref()),
+        Some(Fault::Hang) => {
+            wait_shutdown(shutdown).await;
+            return Err(CloseConnection);
+        }
+        Some(Fault::MalformedJson) => fault::malformed_json(),
+        Some(Fault::TruncatedJson) => fault::truncated(normal(&call)),
+        Some(Fault::DropConnection) => return Err(CloseConnection),
+        Some(Fault::HtmlBadRequest) => fault::html_bad_request(),
+    };
+    state.update(seq, |r| r.status = reply.status.as_u16());
+    Ok(reply.into_response())
+}
+
+fn too_large() -> Reply {
+    Reply::error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+}

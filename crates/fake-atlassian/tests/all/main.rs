@@ -1,0 +1,10 @@
+//! Integration tests: the fake over real HTTP with a plain client (one test binary).
+
+mod admin;
+mod auth;
+mod control;
+mod email;
+mod faults;
+mod recording;
+mod support;
+mod users_bulk;

@@ -1,0 +1,684 @@
+//! Configuration: every Spin variable the component reads, loaded and checked together.
+//!
+//! Loading fails closed: a missing or invalid setting makes every lookup answer
+//! `503 not_configured` (before the request body is read) and `/health` answer 503, naming the
+//! variables to fix and never their values. Tunables have documented defaults (also in
+//! `spin.toml`); secrets have none. Values are trimmed, since a key read from a file
+//! (`--variable api_key=@key.txt`) keeps its trailing newline.
+
+use std::time::Duration;
+
+use crate::auth::{ApiKeys, Secret};
+use crate::platform::Variables;
+use crate::upstream::{AdminSource, ConfluenceAuth, ConfluenceSource, Source};
+
+/// Accepted caller keys (secret).
+pub const API_KEY: &str = "api_key";
+/// Ordered list of email sources, or `auto`.
+pub const EMAIL_SOURCES: &str = "email_sources";
+/// Base of the admin API and of `/ex/confluence/{cloudId}`.
+pub const ATLASSIAN_API_URL: &str = "atlassian_api_url";
+/// Organization id for the admin source.
+pub const ATLASSIAN_ORG_ID: &str = "atlassian_org_id";
+/// Organization admin API key (secret).
+pub const ATLASSIAN_ADMIN_API_KEY: &str = "atlassian_admin_api_key";
+/// `https://SITE.atlassian.net`, for basic auth to the Confluence site.
+pub const CONFLUENCE_URL: &str = "confluence_url";
+/// Account email for basic auth.
+pub const CONFLUENCE_EMAIL: &str = "confluence_email";
+/// API token for basic auth (secret).
+pub const CONFLUENCE_API_TOKEN: &str = "confluence_api_token";
+/// Bearer token (scoped token, service account, OAuth) (secret).
+pub const CONFLUENCE_BEARER_TOKEN: &str = "confluence_bearer_token";
+/// Cloud id of the site, for bearer auth.
+pub const CONFLUENCE_CLOUD_ID: &str = "confluence_cloud_id";
+/// Distinct ids accepted per request.
+pub const MAX_ACCOUNT_IDS: &str = "max_account_ids";
+/// The whole request's deadline in milliseconds.
+pub const REQUEST_TIMEOUT_MS: &str = "request_timeout_ms";
+/// Upstream calls in flight per request.
+pub const UPSTREAM_CONCURRENCY: &str = "upstream_concurrency";
+
+/// Every variable the component reads, in the order of the README's table.
+pub const ALL_VARIABLES: [&str; 13] = [
+    API_KEY,
+    EMAIL_SOURCES,
+    ATLASSIAN_API_URL,
+    ATLASSIAN_ORG_ID,
+    ATLASSIAN_ADMIN_API_KEY,
+    CONFLUENCE_URL,
+    CONFLUENCE_EMAIL,
+    CONFLUENCE_API_TOKEN,
+    CONFLUENCE_BEARER_TOKEN,
+    CONFLUENCE_CLOUD_ID,
+    MAX_ACCOUNT_IDS,
+    REQUEST_TIMEOUT_MS,
+    UPSTREAM_CONCURRENCY,
+];
+
+/// Default of `atlassian_api_url`.
+pub const DEFAULT_ATLASSIAN_API_URL: &str = "https://api.atlassian.com";
+/// Default of `max_account_ids`.
+pub const DEFAULT_MAX_ACCOUNT_IDS: usize = 1000;
+/// Default of `request_timeout_ms`.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 25_000;
+/// Default of `upstream_concurrency`.
+pub const DEFAULT_UPSTREAM_CONCURRENCY: usize = 4;
+
+/// Bounds of the numeric settings.
+const MAX_ACCOUNT_IDS_RANGE: (u64, u64) = (1, 10_000);
+const REQUEST_TIMEOUT_RANGE: (u64, u64) = (100, 600_000);
+const CONCURRENCY_RANGE: (u64, u64) = (1, 32);
+
+/// The complete, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Accepted caller keys.
+    pub keys: ApiKeys,
+    /// Email sources, in the order they are asked.
+    pub sources: Vec<Source>,
+    /// Distinct ids accepted per request.
+    pub max_account_ids: usize,
+    /// The whole request's deadline.
+    pub request_timeout: Duration,
+    /// Upstream calls in flight per request.
+    pub upstream_concurrency: usize,
+}
+
+/// What is wrong with the configuration: variable names and fixed reasons, never values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Variables that must be set and are not.
+    pub missing: Vec<&'static str>,
+    /// Variables whose value is unusable, with why.
+    pub invalid: Vec<(&'static str, &'static str)>,
+}
+
+impl ConfigError {
+    /// Every variable named, missing first, without repeats.
+    pub fn variables(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for name in self
+            .missing
+            .iter()
+            .chain(self.invalid.iter().map(|(n, _)| n))
+        {
+            if !out.contains(name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.invalid.is_empty()
+    }
+}
+
+/// Reads variables, remembering provider failures as invalid settings.
+struct Reader<'a> {
+    vars: &'a dyn Variables,
+    errors: ConfigError,
+}
+
+impl Reader<'_> {
+    /// The trimmed value, empty when unset.
+    fn get(&mut self, name: &'static str) -> String {
+        match self.vars.get(name) {
+            Ok(Some(v)) => v.trim().to_string(),
+            Ok(None) => String::new(),
+            Err(_) => {
+                self.errors
+                    .invalid
+                    .push((name, "could not be read from the variables provider"));
+                String::new()
+            }
+        }
+    }
+
+    fn number(
+        &mut self,
+        name: &'static str,
+        default: u64,
+        range: (u64, u64),
+        why: &'static str,
+    ) -> u64 {
+        let raw = self.get(name);
+        if raw.is_empty() {
+            return default;
+        }
+        match raw.parse::<u64>() {
+            Ok(n) if n >= range.0 && n <= range.1 => n,
+            _ => {
+                self.errors.invalid.push((name, why));
+                default
+            }
+        }
+    }
+
+    fn require(&mut self, name: &'static str, value: &str) {
+        if value.is_empty() && !self.errors.missing.contains(&name) {
+            self.errors.missing.push(name);
+        }
+    }
+}
+
+/// Which source a name in `email_sources` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceName {
+    Admin,
+    Confluence,
+}
+
+/// Checks an upstream base URL: `https://host[:port]`, or `http://` to a loopback host (tests).
+/// Returns it without a trailing `/`.
+pub fn parse_base_url(value: &str) -> Result<String, &'static str> {
+    let value = value.strip_suffix('/').unwrap_or(value);
+    let (scheme, authority) = value
+        .split_once("://")
+        .ok_or("must be an https:// URL with no path")?;
+    if authority.is_empty()
+        || authority.chars().any(|c| {
+            matches!(c, '/' | '?' | '#' | '@' | '\\') || c.is_whitespace() || c.is_control()
+        })
+    {
+        return Err("must be an https:// URL with no path, query or credentials");
+    }
+    let host = host_of(authority).ok_or("has an invalid host or port")?;
+    match scheme {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => return Err("must use https (plain http is accepted only for loopback hosts)"),
+        _ => return Err("must be an https:// URL with no path"),
+    }
+    Ok(format!("{scheme}://{authority}"))
+}
+
+/// The host part of `host[:port]` or `[v6][:port]`, checking the port.
+fn host_of(authority: &str) -> Option<&str> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (v6, port)
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+    {
+        return None;
+    }
+    if let Some(port) = port {
+        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        port.parse::<u16>().ok()?;
+    }
+    Some(host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// An id that goes into a URL path: letters, digits, `-` and `_` only.
+fn is_path_safe(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Config {
+    /// Loads and checks every variable. Fails closed, naming what to fix.
+    pub fn load(vars: &dyn Variables) -> Result<Config, ConfigError> {
+        let mut r = Reader {
+            vars,
+            errors: ConfigError::default(),
+        };
+
+        let key_value = r.get(API_KEY);
+        let keys = if key_value.is_empty() {
+            r.require(API_KEY, "");
+            None
+        } else {
+            match ApiKeys::parse(&key_value) {
+                Ok(keys) => Some(keys),
+                Err(crate::auth::KeyConfigError::TooShort) => {
+                    r.errors
+                        .invalid
+                        .push((API_KEY, "holds a plain key shorter than 32 characters"));
+                    None
+                }
+                Err(crate::auth::KeyConfigError::BadDigest) => {
+                    r.errors
+                        .invalid
+                        .push((API_KEY, "holds a sha256: entry that is not 64 hex digits"));
+                    None
+                }
+                Err(crate::auth::KeyConfigError::TooMany) => {
+                    r.errors.invalid.push((API_KEY, "holds more than 16 keys"));
+                    None
+                }
+                Err(crate::auth::KeyConfigError::Empty) => {
+                    r.require(API_KEY, "");
+                    None
+                }
+            }
+        };
+
+        let api_url_raw = r.get(ATLASSIAN_API_URL);
+        let api_url = if api_url_raw.is_empty() {
+            DEFAULT_ATLASSIAN_API_URL.to_string()
+        } else {
+            parse_base_url(&api_url_raw).unwrap_or_else(|why| {
+                r.errors.invalid.push((ATLASSIAN_API_URL, why));
+                String::new()
+            })
+        };
+
+        let org_id = r.get(ATLASSIAN_ORG_ID);
+        let admin_key = r.get(ATLASSIAN_ADMIN_API_KEY);
+        let site_url = r.get(CONFLUENCE_URL);
+        let site_email = r.get(CONFLUENCE_EMAIL);
+        let site_token = r.get(CONFLUENCE_API_TOKEN);
+        let bearer = r.get(CONFLUENCE_BEARER_TOKEN);
+        let cloud_id = r.get(CONFLUENCE_CLOUD_ID);
+
+        let admin_present = !org_id.is_empty() || !admin_key.is_empty();
+        let bearer_present = !bearer.is_empty() || !cloud_id.is_empty();
+        let basic_present =
+            !site_url.is_empty() || !site_email.is_empty() || !site_token.is_empty();
+        let confluence_present = bearer_present || basic_present;
+
+        let sources_raw = r.get(EMAIL_SOURCES);
+        let names: Vec<SourceName> =
+            if sources_raw.is_empty() || sources_raw.eq_ignore_ascii_case("auto") {
+                let mut names = Vec::new();
+                if admin_present {
+                    names.push(SourceName::Admin);
+                }
+                if confluence_present {
+                    names.push(SourceName::Confluence);
+                }
+                if names.is_empty() {
+                    // No source at all: name every variable that could provide one.
+                    for name in [
+                        ATLASSIAN_ORG_ID,
+                        ATLASSIAN_ADMIN_API_KEY,
+                        CONFLUENCE_URL,
+                        CONFLUENCE_EMAIL,
+                        CONFLUENCE_API_TOKEN,
+                        CONFLUENCE_BEARER_TOKEN,
+                        CONFLUENCE_CLOUD_ID,
+                    ] {
+                        r.require(name, "");
+                    }
+                }
+                names
+            } else {
+                let mut names = Vec::new();
+                for word in sources_raw
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                {
+                    let name = match word.to_ascii_lowercase().as_str() {
+                        "admin" => SourceName::Admin,
+                        "confluence" => SourceName::Confluence,
+                        _ => {
+                            r.errors.invalid.push((
+                                EMAIL_SOURCES,
+                                "must be auto, or a list of admin and confluence",
+                            ));
+                            continue;
+                        }
+                    };
+                    if names.contains(&name) {
+                        r.errors
+                            .invalid
+                            .push((EMAIL_SOURCES, "names a source twice"));
+                    } else {
+                        names.push(name);
+                    }
+                }
+                names
+            };
+
+        let mut sources = Vec::new();
+        for name in names {
+            match name {
+                SourceName::Admin => {
+                    r.require(ATLASSIAN_ORG_ID, &org_id);
+                    r.require(ATLASSIAN_ADMIN_API_KEY, &admin_key);
+                    if !org_id.is_empty() && !is_path_safe(&org_id) {
+                        r.errors
+                            .invalid
+                            .push((ATLASSIAN_ORG_ID, "may hold only letters, digits, - and _"));
+                    } else if !org_id.is_empty() && !admin_key.is_empty() && !api_url.is_empty() {
+                        sources.push(Source::Admin(AdminSource::new(
+                            &api_url,
+                            &org_id,
+                            Secret::new(admin_key.clone()),
+                        )));
+                    }
+                }
+                SourceName::Confluence => {
+                    let bearer_complete = !bearer.is_empty() && !cloud_id.is_empty();
+                    let basic_complete =
+                        !site_url.is_empty() && !site_email.is_empty() && !site_token.is_empty();
+                    if bearer_complete || (bearer_present && !basic_complete) {
+                        r.require(CONFLUENCE_BEARER_TOKEN, &bearer);
+                        r.require(CONFLUENCE_CLOUD_ID, &cloud_id);
+                        if !cloud_id.is_empty() && !is_path_safe(&cloud_id) {
+                            r.errors.invalid.push((
+                                CONFLUENCE_CLOUD_ID,
+                                "may hold only letters, digits, - and _",
+                            ));
+                        } else if bearer_complete && !api_url.is_empty() {
+                            sources.push(Source::Confluence(ConfluenceSource::new(
+                                &format!("{api_url}/ex/confluence/{cloud_id}"),
+                                ConfluenceAuth::Bearer(Secret::new(bearer.clone())),
+                            )));
+                        }
+                    } else {
+                        r.require(CONFLUENCE_URL, &site_url);
+                        r.require(CONFLUENCE_EMAIL, &site_email);
+                        r.require(CONFLUENCE_API_TOKEN, &site_token);
+                        if !site_url.is_empty() {
+                            match parse_base_url(&site_url) {
+                                Ok(url) if basic_complete => {
+                                    sources.push(Source::Confluence(ConfluenceSource::new(
+                                        &url,
+                                        ConfluenceAuth::Basic {
+                                            email: site_email.clone(),
+                                            token: Secret::new(site_token.clone()),
+                                        },
+                                    )))
+                                }
+                                Ok(_) => {}
+                                Err(why) => r.errors.invalid.push((CONFLUENCE_URL, why)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if sources.is_empty() && r.errors.is_empty() {
+            r.errors.invalid.push((EMAIL_SOURCES, "names no source"));
+        }
+
+        let max_account_ids = r.number(
+            MAX_ACCOUNT_IDS,
+            DEFAULT_MAX_ACCOUNT_IDS as u64,
+            MAX_ACCOUNT_IDS_RANGE,
+            "must be a whole number from 1 to 10000",
+        ) as usize;
+        let request_timeout_ms = r.number(
+            REQUEST_TIMEOUT_MS,
+            DEFAULT_REQUEST_TIMEOUT_MS,
+            REQUEST_TIMEOUT_RANGE,
+            "must be a whole number of milliseconds from 100 to 600000",
+        );
+        let upstream_concurrency = r.number(
+            UPSTREAM_CONCURRENCY,
+            DEFAULT_UPSTREAM_CONCURRENCY as u64,
+            CONCURRENCY_RANGE,
+            "must be a whole number from 1 to 32",
+        ) as usize;
+
+        match keys {
+            Some(keys) if r.errors.is_empty() => Ok(Config {
+                keys,
+                sources,
+                max_account_ids,
+                request_timeout: Duration::from_millis(request_timeout_ms),
+                upstream_concurrency,
+            }),
+            _ => Err(r.errors),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Variables from a map; names not in it are undefined.
+    pub struct MapVars(pub HashMap<String, String>);
+
+    impl Variables for MapVars {
+        fn get(&self, name: &str) -> Result<Option<String>, crate::platform::VariableError> {
+            Ok(self.0.get(name).cloned())
+        }
+    }
+
+    pub const KEY: &str = "test-api-key-0123456789abcdef-0123456789";
+
+    pub fn vars(pairs: &[(&str, &str)]) -> MapVars {
+        MapVars(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    fn admin_vars() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (API_KEY, KEY),
+            (ATLASSIAN_ORG_ID, "org-1"),
+            (ATLASSIAN_ADMIN_API_KEY, "admin-secret"),
+        ]
+    }
+
+    #[test]
+    fn loads_admin_only_with_defaults() {
+        let c = Config::load(&vars(&admin_vars())).unwrap();
+        assert_eq!(c.sources.len(), 1);
+        assert!(matches!(c.sources[0], Source::Admin(_)));
+        assert_eq!(c.max_account_ids, 1000);
+        assert_eq!(c.request_timeout, Duration::from_millis(25_000));
+        assert_eq!(c.upstream_concurrency, 4);
+    }
+
+    #[test]
+    fn auto_orders_admin_before_confluence() {
+        let mut v = admin_vars();
+        v.extend([
+            (CONFLUENCE_URL, "https://acme.atlassian.net/"),
+            (CONFLUENCE_EMAIL, "bot@acme.com"),
+            (CONFLUENCE_API_TOKEN, "tok"),
+        ]);
+        let c = Config::load(&vars(&v)).unwrap();
+        assert!(matches!(c.sources[0], Source::Admin(_)));
+        assert!(matches!(c.sources[1], Source::Confluence(_)));
+    }
+
+    #[test]
+    fn explicit_order_is_kept() {
+        let mut v = admin_vars();
+        v.extend([
+            (CONFLUENCE_BEARER_TOKEN, "bearer"),
+            (CONFLUENCE_CLOUD_ID, "abc-123"),
+            (EMAIL_SOURCES, "confluence, admin"),
+        ]);
+        let c = Config::load(&vars(&v)).unwrap();
+        assert!(matches!(c.sources[0], Source::Confluence(_)));
+        assert!(matches!(c.sources[1], Source::Admin(_)));
+    }
+
+    #[test]
+    fn explicit_source_without_settings_names_them() {
+        let v = [(API_KEY, KEY), (EMAIL_SOURCES, "admin")];
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.missing, vec![ATLASSIAN_ORG_ID, ATLASSIAN_ADMIN_API_KEY]);
+    }
+
+    #[test]
+    fn missing_key_fails_closed() {
+        let v = &admin_vars()[1..];
+        let e = Config::load(&vars(v)).unwrap_err();
+        assert_eq!(e.missing, vec![API_KEY]);
+    }
+
+    #[test]
+    fn short_key_is_refused_saying_why() {
+        let mut v = admin_vars();
+        v[0] = (API_KEY, "short");
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(
+            e.invalid,
+            vec![(API_KEY, "holds a plain key shorter than 32 characters")]
+        );
+    }
+
+    #[test]
+    fn no_source_names_every_source_variable() {
+        let e = Config::load(&vars(&[(API_KEY, KEY)])).unwrap_err();
+        assert!(e.missing.contains(&ATLASSIAN_ORG_ID));
+        assert!(e.missing.contains(&CONFLUENCE_URL));
+        assert!(e.missing.contains(&CONFLUENCE_BEARER_TOKEN));
+    }
+
+    #[test]
+    fn partial_basic_auth_names_the_missing_parts() {
+        let v = [
+            (API_KEY, KEY),
+            (CONFLUENCE_URL, "https://acme.atlassian.net"),
+        ];
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.missing, vec![CONFLUENCE_EMAIL, CONFLUENCE_API_TOKEN]);
+    }
+
+    #[test]
+    fn partial_bearer_names_the_missing_part() {
+        let v = [(API_KEY, KEY), (CONFLUENCE_BEARER_TOKEN, "t")];
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.missing, vec![CONFLUENCE_CLOUD_ID]);
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(parse_base_url("http://localhost:1").is_ok());
+        assert!(parse_base_url("http://[::1]:9").is_ok());
+        assert!(parse_base_url("http://api.atlassian.com").is_err());
+        assert!(parse_base_url("http://10.0.0.1").is_err());
+        assert!(parse_base_url("https://acme.atlassian.net").is_ok());
+    }
+
+    #[test]
+    fn base_url_rejects_paths_queries_and_credentials() {
+        for bad in [
+            "https://acme.atlassian.net/wiki",
+            "https://acme.atlassian.net?x=1",
+            "https://user:pw@acme.atlassian.net",
+            "ftp://acme.atlassian.net",
+            "acme.atlassian.net",
+            "https://",
+            "https://acme.atlassian.net:99999",
+            "https://acme .atlassian.net",
+        ] {
+            assert!(parse_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_url_is_named_not_echoed() {
+        let mut v = admin_vars();
+        v.push((ATLASSIAN_API_URL, "http://evil.example.com"));
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.variables(), vec![ATLASSIAN_API_URL]);
+        assert!(!format!("{e:?}").contains("evil"));
+    }
+
+    #[test]
+    fn numeric_settings_are_bounded() {
+        for (name, bad) in [
+            (MAX_ACCOUNT_IDS, "0"),
+            (MAX_ACCOUNT_IDS, "10001"),
+            (REQUEST_TIMEOUT_MS, "5"),
+            (UPSTREAM_CONCURRENCY, "0"),
+            (UPSTREAM_CONCURRENCY, "33"),
+            (UPSTREAM_CONCURRENCY, "four"),
+        ] {
+            let mut v = admin_vars();
+            v.push((name, bad));
+            let e = Config::load(&vars(&v)).unwrap_err();
+            assert_eq!(e.variables(), vec![name], "{name}={bad}");
+        }
+        let mut v = admin_vars();
+        v.extend([
+            (MAX_ACCOUNT_IDS, "5"),
+            (REQUEST_TIMEOUT_MS, "1500"),
+            (UPSTREAM_CONCURRENCY, "8"),
+        ]);
+        let c = Config::load(&vars(&v)).unwrap();
+        assert_eq!(
+            (
+                c.max_account_ids,
+                c.request_timeout.as_millis(),
+                c.upstream_concurrency
+            ),
+            (5, 1500, 8)
+        );
+    }
+
+    #[test]
+    fn unknown_source_name_is_invalid() {
+        let mut v = admin_vars();
+        v.push((EMAIL_SOURCES, "admin,ldap"));
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.variables(), vec![EMAIL_SOURCES]);
+    }
+
+    #[test]
+    fn org_id_cannot_inject_a_path() {
+        let mut v = admin_vars();
+        v[1] = (ATLASSIAN_ORG_ID, "../users");
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.variables(), vec![ATLASSIAN_ORG_ID]);
+    }
+
+    #[test]
+    fn values_are_trimmed_like_file_variables() {
+        let v = [
+            (API_KEY, "test-api-key-0123456789abcdef-0123456789\n"),
+            (ATLASSIAN_ORG_ID, " org-1\n"),
+            (ATLASSIAN_ADMIN_API_KEY, "admin\n"),
+        ];
+        let c = Config::load(&vars(&v)).unwrap();
+        assert!(c.keys.verify(KEY.as_bytes()));
+    }
+
+    struct FailingVars;
+    impl Variables for FailingVars {
+        fn get(&self, _: &str) -> Result<Option<String>, crate::platform::VariableError> {
+            Err(crate::platform::VariableError)
+        }
+    }
+
+    #[test]
+    fn provider_failure_fails_closed() {
+        let e = Config::load(&FailingVars).unwrap_err();
+        assert!(e.variables().contains(&API_KEY));
+    }
+}

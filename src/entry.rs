@@ -1,0 +1,318 @@
+//! The Spin edge: the only file that knows about Spin and WASI.
+//!
+//! It turns the incoming `wasi:http` request into the core's [`Request`], implements the core's
+//! seams — [`Variables`] over `fermyon:spin/variables`, [`Transport`] over
+//! `wasi:http/outgoing-handler` (with `request-options` timeouts *and* a
+//! `wasi:clocks/monotonic-clock` timer raced against every call, since spin-sdk 5.2 sets
+//! neither), [`Runtime`] over `wasi:clocks` and `wasi:random` — calls the core, writes the
+//! answer and prints the request's log line. Nothing here can fail the request with an error
+//! text: every outcome is an answer the core built.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::{self, Either, LocalBoxFuture};
+use spin_executor::CancelOnDropToken;
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http_component;
+use wasi::clocks::{monotonic_clock, wall_clock};
+use wasi::http::types as http;
+use wasi::io::poll::Pollable;
+use wasi::io::streams::StreamError;
+
+use crate::handler::{self, Body, BodyError, Platform, Request};
+use crate::platform::{
+    Method, OutboundRequest, OutboundResponse, Runtime, Transport, TransportError, VariableError,
+    Variables,
+};
+
+/// The largest upstream response body read, in bytes.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes asked for per read.
+const READ_CHUNK: u64 = 64 * 1024;
+
+#[http_component]
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let method = request.method().to_string();
+    let path_with_query = request.path_with_query().unwrap_or_default();
+    let headers = request.headers().entries();
+    let core_request = Request {
+        method,
+        path_with_query,
+        headers,
+        body: SpinBody(request),
+    };
+    let platform = Platform {
+        variables: &SpinVariables,
+        transport: &WasiTransport,
+        runtime: &WasiRuntime,
+    };
+    let (response, log) = handler::handle(core_request, &platform).await;
+
+    let headers: Vec<(String, Vec<u8>)> = response
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
+        .collect();
+    let outgoing =
+        OutgoingResponse::new(Fields::from_list(&headers).unwrap_or_else(|_| Fields::new()));
+    let _ = outgoing.set_status_code(response.status);
+    if out.set_with_body(outgoing, response.body).await.is_err() {
+        eprintln!(
+            "{{\"requestId\":\"{}\",\"event\":\"response body write failed\"}}",
+            log.request_id
+        );
+    }
+    println!("{}", log.to_line());
+}
+
+/// The incoming body, read in chunks and abandoned as soon as it passes the limit.
+struct SpinBody(IncomingRequest);
+
+impl Body for SpinBody {
+    fn read(self, limit: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
+        Box::pin(async move {
+            use futures::StreamExt;
+            let mut stream = std::pin::pin!(self.0.into_body_stream());
+            let mut body = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|_| BodyError::Io)?;
+                if body.len() + chunk.len() > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        })
+    }
+}
+
+/// Spin variables.
+struct SpinVariables;
+
+impl Variables for SpinVariables {
+    fn get(&self, name: &str) -> Result<Option<String>, VariableError> {
+        match spin_sdk::variables::get(name) {
+            Ok(value) => Ok(Some(value)),
+            Err(spin_sdk::variables::Error::Undefined(_)) => Ok(None),
+            Err(_) => Err(VariableError),
+        }
+    }
+}
+
+/// Completes once the pollable that `subscribe` makes is ready. A fresh pollable is made on
+/// every poll, since the executor may poll this future when something else woke; the last
+/// registration is cancelled when it is replaced or the future is dropped.
+struct Ready<F> {
+    subscribe: F,
+    registration: Option<CancelOnDropToken>,
+}
+
+impl<F: Fn() -> Pollable + Unpin> Future for Ready<F> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let pollable = (self.subscribe)();
+        if pollable.ready() {
+            self.registration = None;
+            Poll::Ready(())
+        } else {
+            let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
+            self.registration = Some(token.into());
+            Poll::Pending
+        }
+    }
+}
+
+fn ready<F: Fn() -> Pollable + Unpin>(subscribe: F) -> Ready<F> {
+    Ready {
+        subscribe,
+        registration: None,
+    }
+}
+
+fn monotonic_now() -> Duration {
+    Duration::from_nanos(monotonic_clock::now())
+}
+
+/// Completes at `deadline` on the monotonic clock.
+fn until(deadline: Duration) -> impl Future<Output = ()> {
+    let at = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX);
+    ready(move || monotonic_clock::subscribe_instant(at))
+}
+
+/// `wasi:clocks` and `wasi:random`.
+struct WasiRuntime;
+
+impl Runtime for WasiRuntime {
+    fn now(&self) -> Duration {
+        monotonic_now()
+    }
+
+    fn sleep(&self, duration: Duration) -> LocalBoxFuture<'_, ()> {
+        Box::pin(until(monotonic_now() + duration))
+    }
+
+    fn unix_time(&self) -> Duration {
+        let now = wall_clock::now();
+        Duration::new(now.seconds, now.nanoseconds)
+    }
+
+    fn random_u64(&self) -> u64 {
+        wasi::random::random::get_random_u64()
+    }
+}
+
+/// `wasi:http/outgoing-handler`.
+struct WasiTransport;
+
+impl Transport for WasiTransport {
+    fn send(
+        &self,
+        request: OutboundRequest,
+        timeout: Duration,
+    ) -> LocalBoxFuture<'_, Result<OutboundResponse, TransportError>> {
+        Box::pin(async move {
+            let deadline = monotonic_now() + timeout;
+            let work = std::pin::pin!(exchange(request, timeout));
+            let timer = std::pin::pin!(until(deadline));
+            match future::select(work, timer).await {
+                Either::Left((result, _)) => result,
+                // Dropping the exchange drops its wasi resources: the host cancels the call.
+                Either::Right(_) => Err(TransportError::Timeout),
+            }
+        })
+    }
+}
+
+fn transport_error(code: &http::ErrorCode) -> TransportError {
+    match code {
+        http::ErrorCode::HttpRequestDenied => TransportError::Denied,
+        http::ErrorCode::ConnectionTimeout
+        | http::ErrorCode::ConnectionReadTimeout
+        | http::ErrorCode::ConnectionWriteTimeout
+        | http::ErrorCode::HttpResponseTimeout => TransportError::Timeout,
+        _ => TransportError::Connection,
+    }
+}
+
+/// Splits `scheme://authority/path?query`.
+fn split_url(url: &str) -> Option<(http::Scheme, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = match scheme {
+        "https" => http::Scheme::Https,
+        "http" => http::Scheme::Http,
+        _ => return None,
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    Some((scheme, authority, path))
+}
+
+async fn exchange(
+    request: OutboundRequest,
+    timeout: Duration,
+) -> Result<OutboundResponse, TransportError> {
+    let (scheme, authority, path) = split_url(&request.url).ok_or(TransportError::Connection)?;
+    let headers: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
+        .collect();
+    let fields = http::Fields::from_list(&headers).map_err(|_| TransportError::Connection)?;
+    let outgoing = http::OutgoingRequest::new(fields);
+    let method = match request.method {
+        Method::Get => http::Method::Get,
+        Method::Post => http::Method::Post,
+    };
+    let set = outgoing.set_method(&method).is_ok()
+        && outgoing.set_scheme(Some(&scheme)).is_ok()
+        && outgoing.set_authority(Some(authority)).is_ok()
+        && outgoing.set_path_with_query(Some(path)).is_ok();
+    if !set {
+        return Err(TransportError::Connection);
+    }
+    let body = outgoing.body().map_err(|_| TransportError::Connection)?;
+
+    let options = http::RequestOptions::new();
+    let nanos = Some(u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX));
+    // A host may not support every option; the timer race covers what it ignores.
+    let _ = options.set_connect_timeout(nanos);
+    let _ = options.set_first_byte_timeout(nanos);
+    let _ = options.set_between_bytes_timeout(nanos);
+
+    let pending = wasi::http::outgoing_handler::handle(outgoing, Some(options))
+        .map_err(|e| transport_error(&e))?;
+
+    // Write the body after handing the request over, so the host is already sending.
+    {
+        let stream = body.write().map_err(|_| TransportError::Connection)?;
+        let mut offset = 0;
+        while offset < request.body.len() {
+            match stream.check_write() {
+                Ok(0) => ready(|| stream.subscribe()).await,
+                Ok(n) => {
+                    let n = (n as usize).min(request.body.len() - offset);
+                    stream
+                        .write(&request.body[offset..offset + n])
+                        .map_err(|_| TransportError::Connection)?;
+                    offset += n;
+                }
+                Err(_) => return Err(TransportError::Connection),
+            }
+        }
+        stream.flush().map_err(|_| TransportError::Connection)?;
+        ready(|| stream.subscribe()).await;
+    }
+    http::OutgoingBody::finish(body, None).map_err(|e| transport_error(&e))?;
+
+    let response = loop {
+        match pending.get() {
+            Some(Ok(Ok(response))) => break response,
+            Some(Ok(Err(code))) => return Err(transport_error(&code)),
+            Some(Err(())) => return Err(TransportError::Connection),
+            None => ready(|| pending.subscribe()).await,
+        }
+    };
+
+    let status = response.status();
+    let headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                n.to_ascii_lowercase(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect();
+    let incoming = response.consume().map_err(|_| TransportError::Connection)?;
+    let mut body = Vec::new();
+    {
+        let stream = incoming.stream().map_err(|_| TransportError::Connection)?;
+        loop {
+            match stream.read(READ_CHUNK) {
+                Ok(bytes) if bytes.is_empty() => ready(|| stream.subscribe()).await,
+                Ok(bytes) => {
+                    if body.len() + bytes.len() > MAX_RESPONSE_BYTES {
+                        return Err(TransportError::TooLarge);
+                    }
+                    body.extend_from_slice(&bytes);
+                }
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(_)) => return Err(TransportError::Connection),
+            }
+        }
+    }
+    drop(http::IncomingBody::finish(incoming));
+    Ok(OutboundResponse {
+        status,
+        headers,
+        body,
+    })
+}

@@ -1,0 +1,286 @@
+//! The HTTP surface: routing, the order of checks, and the answers.
+//!
+//! `POST /` runs these steps, each able to end the request:
+//! 1. configuration loads completely (else `503 not_configured`, before the body is read);
+//! 2. `X-Api-Key` matches an accepted key (else `401`);
+//! 3. `Content-Type` is absent or `application/json` (else `415`);
+//! 4. the body is at most 1 MiB, by `Content-Length` and while reading (else `413`);
+//! 5. the body parses and its ids pass the limits (else `400`);
+//! 6. the ids are resolved before the request deadline (else `502`/`503`/`504`).
+//!
+//! `GET /health` needs no key and reports only whether configuration is complete. Every answer
+//! carries `X-Request-Id`, `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
+
+use std::time::Duration;
+
+use futures::future::{self, Either, LocalBoxFuture};
+use serde::Serialize;
+
+use crate::config::{Config, ConfigError};
+use crate::error::{ApiError, Response};
+use crate::log::{method_name, rfc3339, RequestLog};
+use crate::platform::{Runtime, Transport, Variables};
+use crate::request::{is_json_content_type, parse_lookup, MAX_BODY_BYTES};
+use crate::resolve::resolve;
+use crate::upstream::{CallContext, Stats};
+
+/// The longest caller-supplied `X-Request-Id` kept.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Why the request body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// More than the limit.
+    TooLarge,
+    /// The stream failed or ended early.
+    Io,
+}
+
+/// A request body, read on demand and bounded.
+pub trait Body {
+    /// Reads the whole body, failing with [`BodyError::TooLarge`] as soon as it passes `limit`.
+    fn read(self, limit: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>>;
+}
+
+/// A request as the core sees it.
+pub struct Request<B> {
+    /// The method.
+    pub method: String,
+    /// Path and query, e.g. `/health?x=1`.
+    pub path_with_query: String,
+    /// Header names (any case) and raw values.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, not yet read.
+    pub body: B,
+}
+
+impl<B> Request<B> {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+}
+
+/// The platform, as the core reaches it.
+pub struct Platform<'a> {
+    /// Spin variables.
+    pub variables: &'a dyn Variables,
+    /// Outbound HTTP.
+    pub transport: &'a dyn Transport,
+    /// Time and randomness.
+    pub runtime: &'a dyn Runtime,
+}
+
+#[derive(Serialize)]
+struct Found<'a> {
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+    #[serde(rename = "emailAddress")]
+    email_address: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalid: Option<Vec<&'static str>>,
+}
+
+/// The request id to use: the caller's if it is a short token of safe characters, else new.
+pub fn request_id(given: Option<&[u8]>, runtime: &dyn Runtime) -> String {
+    if let Some(given) = given {
+        let safe = !given.is_empty()
+            && given.len() <= MAX_REQUEST_ID_LEN
+            && given
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        if safe {
+            return String::from_utf8_lossy(given).into_owned();
+        }
+    }
+    format!("{:016x}{:016x}", runtime.random_u64(), runtime.random_u64())
+}
+
+/// The route a path names.
+fn route(path_with_query: &str) -> &'static str {
+    let path = path_with_query.split(['?', '#']).next().unwrap_or("");
+    match path {
+        "" | "/" => "/",
+        "/health" => "/health",
+        _ => "unknown",
+    }
+}
+
+/// Handles one request; returns the answer and its log line.
+pub async fn handle<B: Body>(
+    request: Request<B>,
+    platform: &Platform<'_>,
+) -> (Response, RequestLog) {
+    let started = platform.runtime.now();
+    let mut log = RequestLog {
+        time: rfc3339(platform.runtime.unix_time()),
+        request_id: request_id(request.header("x-request-id"), platform.runtime),
+        method: method_name(&request.method),
+        route: route(&request.path_with_query),
+        ..RequestLog::default()
+    };
+    let stats = Stats::default();
+
+    let result = match log.route {
+        "/" if log.method == "POST" => lookup(request, platform, &mut log, &stats).await,
+        "/" => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+        "/health" if log.method == "GET" => Ok(health(platform)),
+        "/health" => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+        _ => Err(ApiError::NotFound),
+    };
+    let mut response = result.unwrap_or_else(|e| {
+        log.error = Some(e.code());
+        e.to_response()
+    });
+
+    log.status = response.status;
+    log.upstream_calls = stats.calls.get();
+    log.retries = stats.retries.get();
+    log.duration_ms = platform.runtime.now().saturating_sub(started).as_millis() as u64;
+    response.headers.extend([
+        ("x-request-id".to_string(), log.request_id.clone()),
+        ("cache-control".to_string(), "no-store".to_string()),
+        ("x-content-type-options".to_string(), "nosniff".to_string()),
+    ]);
+    (response, log)
+}
+
+fn not_configured(e: &ConfigError) -> ApiError {
+    ApiError::NotConfigured {
+        variables: e.variables(),
+    }
+}
+
+fn health(platform: &Platform<'_>) -> Response {
+    match Config::load(platform.variables) {
+        Ok(_) => Response::json(
+            200,
+            &Health {
+                status: "ok",
+                missing: None,
+                invalid: None,
+            },
+        ),
+        Err(e) => Response::json(
+            503,
+            &Health {
+                status: "not_configured",
+                missing: Some(e.missing.clone()),
+                invalid: Some(e.invalid.iter().map(|(name, _)| *name).collect()),
+            },
+        ),
+    }
+}
+
+async fn lookup<B: Body>(
+    request: Request<B>,
+    platform: &Platform<'_>,
+    log: &mut RequestLog,
+    stats: &Stats,
+) -> Result<Response, ApiError> {
+    let config = Config::load(platform.variables).map_err(|e| not_configured(&e))?;
+
+    // One key header, matching an accepted key. A repeated header is ambiguous: refused.
+    let key = match request.header_count("x-api-key") {
+        1 => request.header("x-api-key").unwrap_or_default(),
+        _ => b"",
+    };
+    if !config.keys.verify(key) {
+        return Err(ApiError::Unauthorized);
+    }
+
+    if request.header_count("content-type") > 1
+        || !is_json_content_type(request.header("content-type"))
+    {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let declared = request
+        .header("content-length")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let body = request
+        .body
+        .read(MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            },
+            BodyError::Io => {
+                ApiError::InvalidJson("The request body could not be read completely.")
+            }
+        })?;
+
+    let lookup = parse_lookup(&body, config.max_account_ids)?;
+    log.ids_requested = lookup.requested;
+    log.ids_distinct = lookup.ids.len();
+    if lookup.ids.is_empty() {
+        return Ok(Response::json(200, &Vec::<Found>::new()));
+    }
+
+    let ctx = CallContext {
+        transport: platform.transport,
+        runtime: platform.runtime,
+        deadline: platform.runtime.now() + config.request_timeout,
+        stats,
+    };
+    let resolving = std::pin::pin!(resolve(
+        &config.sources,
+        config.upstream_concurrency,
+        &lookup.ids,
+        &ctx
+    ));
+    // Belt and braces: every call already has a timeout inside the deadline, but the answer
+    // must come in time even if a transport ignores it.
+    let deadline = platform
+        .runtime
+        .sleep(config.request_timeout + Duration::from_millis(50));
+    let resolution = match future::select(resolving, deadline).await {
+        Either::Left((result, _)) => result?,
+        Either::Right(_) => return Err(ApiError::UpstreamTimeout),
+    };
+
+    log.resolved = resolution
+        .resolved_by
+        .iter()
+        .map(|(kind, n)| (kind.name(), *n))
+        .collect();
+    log.unresolved = lookup.ids.len() - resolution.emails.len();
+
+    let found: Vec<Found> = lookup
+        .ids
+        .iter()
+        .filter_map(|id| {
+            let email = resolution.emails.get(id).map(String::as_str);
+            (email.is_some() || lookup.include_unresolved).then_some(Found {
+                account_id: id,
+                email_address: email,
+            })
+        })
+        .collect();
+    Ok(Response::json(200, &found))
+}
+
+#[cfg(test)]
+mod tests;

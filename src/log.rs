@@ -1,0 +1,128 @@
+//! The request log: one JSON line per request, on stdout.
+//!
+//! A line holds the time, the request id, the method, the *route* (a fixed name, never the raw
+//! path), the status, the error code, counts (ids requested, distinct, resolved per source,
+//! unresolved), upstream calls, retries and the duration. It never holds keys, tokens,
+//! `Authorization` values, emails, account ids or bodies: the struct has no field that could.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// One request's log line.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestLog {
+    /// RFC 3339 UTC time the request arrived.
+    pub time: String,
+    /// The request id (also sent back as `X-Request-Id`).
+    pub request_id: String,
+    /// The method, or `OTHER` for a non-standard one.
+    pub method: &'static str,
+    /// `/`, `/health`, or `unknown`.
+    pub route: &'static str,
+    /// The status answered.
+    pub status: u16,
+    /// The error code, if the answer was an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// Ids in the request, duplicates included.
+    pub ids_requested: usize,
+    /// Distinct ids.
+    pub ids_distinct: usize,
+    /// Ids resolved by each source asked, by source name.
+    pub resolved: Vec<(&'static str, usize)>,
+    /// Distinct ids no source resolved (only meaningful on success).
+    pub unresolved: usize,
+    /// Upstream calls made.
+    pub upstream_calls: u32,
+    /// Of those, retries.
+    pub retries: u32,
+    /// Time spent, in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl RequestLog {
+    /// The line, without a trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The method as a fixed string: a client cannot put arbitrary text in the log through it.
+pub fn method_name(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| m.eq_ignore_ascii_case(method))
+        .copied()
+        .unwrap_or("OTHER")
+}
+
+/// Formats time since the Unix epoch as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(Duration::from_millis(1_795_930_413_250)),
+            "2026-11-29T05:33:33.250Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn unknown_methods_are_not_echoed() {
+        assert_eq!(method_name("post"), "POST");
+        assert_eq!(method_name("user@example.com"), "OTHER");
+    }
+
+    #[test]
+    fn line_is_one_json_object() {
+        let line = RequestLog {
+            request_id: "r1".into(),
+            method: "POST",
+            route: "/",
+            status: 200,
+            resolved: vec![("admin", 2)],
+            ..Default::default()
+        }
+        .to_line();
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["requestId"], "r1");
+        assert_eq!(v["resolved"][0][0], "admin");
+        assert!(v.get("error").is_none());
+    }
+}

@@ -1,0 +1,112 @@
+//! The seams through which the core meets its platform.
+//!
+//! The core never calls Spin or WASI directly. It reads configuration through [`Variables`],
+//! makes outbound HTTP calls through [`Transport`], and tells time, sleeps and draws random
+//! numbers through [`Runtime`]. The Spin entry implements them over `fermyon:spin/variables`,
+//! `wasi:http` and `wasi:clocks`; tests implement them with fakes.
+
+use std::time::Duration;
+
+use futures::future::LocalBoxFuture;
+
+/// Reads a Spin variable.
+pub trait Variables {
+    /// The value of `name`, `Ok(None)` when the variable is not defined for this component.
+    fn get(&self, name: &str) -> Result<Option<String>, VariableError>;
+}
+
+/// A variable exists but its provider could not produce a value (a Vault outage, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the variables provider could not be read")]
+pub struct VariableError;
+
+/// HTTP method of an outbound call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+}
+
+/// An outbound HTTP request. Its URL and headers may carry credentials: never log them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutboundRequest {
+    /// The method.
+    pub method: Method,
+    /// `scheme://authority/path?query`.
+    pub url: String,
+    /// Header names and values.
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Headers hold credentials; the URL and body hold account ids.
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An outbound HTTP response, body read in full (bounded by the transport).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboundResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercase) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl OutboundResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an outbound call produced no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The call's timeout passed before a complete response arrived.
+    #[error("timed out")]
+    Timeout,
+    /// The platform refused the call: the host is not in `allowed_outbound_hosts`.
+    #[error("denied by allowed_outbound_hosts")]
+    Denied,
+    /// The connection failed, was reset, or the response was cut short.
+    #[error("connection failed")]
+    Connection,
+    /// The response body was larger than the transport accepts.
+    #[error("response too large")]
+    TooLarge,
+}
+
+/// Sends outbound HTTP requests.
+pub trait Transport {
+    /// Sends `request` and reads the whole response, giving up after `timeout`.
+    fn send(
+        &self,
+        request: OutboundRequest,
+        timeout: Duration,
+    ) -> LocalBoxFuture<'_, Result<OutboundResponse, TransportError>>;
+}
+
+/// Time, timers and randomness.
+pub trait Runtime {
+    /// A monotonic reading: only differences between readings mean anything.
+    fn now(&self) -> Duration;
+    /// Completes after `duration`.
+    fn sleep(&self, duration: Duration) -> LocalBoxFuture<'_, ()>;
+    /// Wall-clock time since the Unix epoch, for logs and HTTP dates.
+    fn unix_time(&self) -> Duration;
+    /// A random number, for request ids and backoff jitter.
+    fn random_u64(&self) -> u64;
+}

@@ -1,0 +1,206 @@
+//! Resolution: ids in, emails out, through the configured sources in order.
+//!
+//! Each source is asked only for the ids still unresolved; its ids are cut into chunks of the
+//! source's batch size, and at most `upstream_concurrency` chunks are in flight at once. The
+//! first source to give an id a non-empty email wins. Any failure fails the whole lookup: a
+//! partial answer would silently drop ids whose result is unknown.
+
+use std::collections::HashMap;
+
+use futures::stream::{self, StreamExt};
+
+use crate::upstream::{CallContext, Source, SourceKind, UpstreamError};
+
+/// The emails found, and how many each source found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// Account id → email, for resolved ids only.
+    pub emails: HashMap<String, String>,
+    /// Ids resolved by each source asked, in order.
+    pub resolved_by: Vec<(SourceKind, usize)>,
+}
+
+/// Resolves `ids` (distinct) through `sources`.
+pub async fn resolve(
+    sources: &[Source],
+    concurrency: usize,
+    ids: &[String],
+    ctx: &CallContext<'_>,
+) -> Result<Resolution, UpstreamError> {
+    let mut resolution = Resolution::default();
+    for source in sources {
+        let pending: Vec<String> = ids
+            .iter()
+            .filter(|id| !resolution.emails.contains_key(*id))
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let mut found = 0;
+        let mut chunks = stream::iter(pending.chunks(source.batch_size()))
+            .map(|chunk| source.lookup(ctx, chunk))
+            .buffer_unordered(concurrency.max(1));
+        while let Some(result) = chunks.next().await {
+            for (id, email) in result? {
+                if let std::collections::hash_map::Entry::Vacant(slot) = resolution.emails.entry(id)
+                {
+                    slot.insert(email);
+                    found += 1;
+                }
+            }
+        }
+        resolution.resolved_by.push((source.kind(), found));
+    }
+    Ok(resolution)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Secret;
+    use crate::testing::*;
+    use crate::upstream::{AdminSource, ConfluenceAuth, ConfluenceSource, Stats};
+    use futures::executor::block_on;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn sources() -> Vec<Source> {
+        vec![
+            Source::Admin(AdminSource::new(
+                "https://api.example",
+                "org",
+                Secret::new("k"),
+            )),
+            Source::Confluence(ConfluenceSource::new(
+                "https://site.example",
+                ConfluenceAuth::Bearer(Secret::new("b")),
+            )),
+        ]
+    }
+
+    /// A directory: ids "m*" are managed (admin knows them), "v*" visible, "h*" hidden.
+    fn directory(req: &crate::platform::OutboundRequest) -> Reply {
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let ids: Vec<String> = serde_json::from_value(body["accountIds"].clone()).unwrap();
+        if req.url.contains("/admin/") {
+            let data: Vec<_> = ids
+                .iter()
+                .filter(|id| id.starts_with('m'))
+                .map(|id| json!({"accountId": id, "email": format!("{id}@admin.example")}))
+                .collect();
+            json(200, json!({"data": data, "links": {}}))
+        } else {
+            let results: Vec<_> = ids
+                .iter()
+                .filter(|id| id.starts_with('v') || id.starts_with('h') || id.starts_with('m'))
+                .map(|id| {
+                    let email = if id.starts_with('v') {
+                        format!("{id}@site.example")
+                    } else {
+                        String::new()
+                    };
+                    json!({"accountId": id, "email": email})
+                })
+                .collect();
+            json(200, json!({"results": results}))
+        }
+    }
+
+    fn run(
+        t: &FakeTransport,
+        ids: &[String],
+        concurrency: usize,
+    ) -> Result<Resolution, UpstreamError> {
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: t,
+            runtime: &*t.runtime,
+            deadline: t.runtime.now.get() + Duration::from_secs(25),
+            stats: &stats,
+        };
+        block_on(resolve(&sources(), concurrency, ids, &ctx))
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn later_sources_get_only_what_is_unresolved() {
+        let t = FakeTransport::new(FakeRuntime::new(), directory);
+        let r = run(&t, &ids(&["m1", "v1", "h1", "u1"]), 4).unwrap();
+        assert_eq!(r.emails.len(), 2);
+        assert_eq!(r.emails["m1"], "m1@admin.example");
+        assert_eq!(r.emails["v1"], "v1@site.example");
+        assert_eq!(
+            r.resolved_by,
+            vec![(SourceKind::Admin, 1), (SourceKind::Confluence, 1)]
+        );
+        let bodies = t.bodies();
+        assert_eq!(bodies[1]["accountIds"], json!(["v1", "h1", "u1"]));
+    }
+
+    #[test]
+    fn stops_when_everything_is_resolved() {
+        let t = FakeTransport::new(FakeRuntime::new(), directory);
+        run(&t, &ids(&["m1", "m2"]), 4).unwrap();
+        assert_eq!(t.calls.borrow().len(), 1);
+    }
+
+    #[test]
+    fn chunks_at_each_source_batch_size() {
+        let t = FakeTransport::new(FakeRuntime::new(), directory);
+        let many: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
+        let r = run(&t, &many, 4).unwrap();
+        assert!(r.emails.is_empty());
+        let calls = t.calls.borrow();
+        let admin: Vec<_> = calls
+            .iter()
+            .filter(|(c, _)| c.url.contains("/admin/"))
+            .collect();
+        let site: Vec<_> = calls
+            .iter()
+            .filter(|(c, _)| !c.url.contains("/admin/"))
+            .collect();
+        assert_eq!(admin.len(), 20, "1000 ids / 50");
+        assert_eq!(site.len(), 4, "1000 ids / 250");
+        let mut seen: Vec<String> = Vec::new();
+        for body in t.bodies().iter().filter(|b| b.get("limit").is_none()) {
+            let chunk: Vec<String> = serde_json::from_value(body["accountIds"].clone()).unwrap();
+            assert!(chunk.len() <= 250);
+            seen.extend(chunk);
+        }
+        seen.sort();
+        let mut expected = many.clone();
+        expected.sort();
+        assert_eq!(seen, expected, "every id asked exactly once");
+    }
+
+    #[test]
+    fn one_failed_chunk_fails_the_whole_lookup() {
+        let t = FakeTransport::new(FakeRuntime::new(), |req| {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+            if body["accountIds"][0] == "u50" {
+                json(401, json!({}))
+            } else {
+                directory(req)
+            }
+        });
+        let many: Vec<String> = (0..120).map(|i| format!("u{i}")).collect();
+        assert_eq!(
+            run(&t, &many, 2),
+            Err(UpstreamError::AuthFailed {
+                origin: SourceKind::Admin
+            })
+        );
+    }
+
+    #[test]
+    fn first_source_wins() {
+        // Admin and Confluence both know m1; admin's answer is kept, Confluence is not asked.
+        let t = FakeTransport::new(FakeRuntime::new(), directory);
+        let r = run(&t, &ids(&["m1"]), 1).unwrap();
+        assert_eq!(r.emails["m1"], "m1@admin.example");
+    }
+}

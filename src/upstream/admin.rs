@@ -1,0 +1,281 @@
+//! Source 1: the organization admin API — managed accounts, whatever their visibility.
+//!
+//! `POST {atlassian_api_url}/admin/v2/orgs/{orgId}/directories/-/users/search` with
+//! `Authorization: Bearer <org admin API key>` and `{"accountIds": [...], "limit": 50}`.
+//! A chunk holds at most [`PAGE_SIZE`] ids — the page size we ask for — so one call usually
+//! answers it; `links.next` is still followed every time until absent (pagination naming is
+//! inconsistent across admin endpoints, so a `next` that is a URL has its `cursor` parameter
+//! taken). A repeated cursor or more than [`MAX_PAGES`] pages is an upstream error, not a loop.
+
+use serde::Deserialize;
+
+use super::{json_headers, keep_requested, retry, CallContext, RawPair, SourceKind, UpstreamError};
+use crate::auth::Secret;
+use crate::platform::{Method, OutboundRequest, OutboundResponse};
+
+/// Ids per call, and the `limit` asked for.
+pub const PAGE_SIZE: usize = 50;
+/// The most pages followed for one chunk.
+pub const MAX_PAGES: usize = 20;
+
+/// The admin source's settings.
+#[derive(Debug, Clone)]
+pub struct AdminSource {
+    url: String,
+    api_key: Secret,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<User>,
+    #[serde(default)]
+    links: Option<Links>,
+}
+
+#[derive(Deserialize)]
+struct Links {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct User {
+    #[serde(rename = "accountId", default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// The cursor in a `links.next` value: the value itself, or its `cursor` query parameter when
+/// it is a URL.
+fn cursor_of(next: &str) -> Option<String> {
+    let next = next.trim();
+    if next.is_empty() {
+        return None;
+    }
+    if let Some((_, query)) = next.split_once('?') {
+        for pair in query.split('&') {
+            if let Some(value) = pair.strip_prefix("cursor=") {
+                return Some(
+                    percent_encoding::percent_decode_str(value)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    Some(next.to_string())
+}
+
+fn parse_page(response: &OutboundResponse) -> Option<(Vec<RawPair>, Option<String>)> {
+    let page: Page = serde_json::from_slice(&response.body).ok()?;
+    let next = page.links.and_then(|l| l.next).and_then(|n| cursor_of(&n));
+    Some((
+        page.data
+            .into_iter()
+            .map(|u| (u.account_id, u.email))
+            .collect(),
+        next,
+    ))
+}
+
+impl AdminSource {
+    /// A source for organization `org_id` (already checked to be path-safe) at `api_url`.
+    pub fn new(api_url: &str, org_id: &str, api_key: Secret) -> AdminSource {
+        AdminSource {
+            url: format!("{api_url}/admin/v2/orgs/{org_id}/directories/-/users/search"),
+            api_key,
+        }
+    }
+
+    fn request(&self, chunk: &[String], cursor: Option<&str>) -> OutboundRequest {
+        let mut body = serde_json::json!({ "accountIds": chunk, "limit": PAGE_SIZE });
+        if let Some(cursor) = cursor {
+            body["cursor"] = cursor.into();
+        }
+        OutboundRequest {
+            method: Method::Post,
+            url: self.url.clone(),
+            headers: json_headers(format!("Bearer {}", self.api_key.expose())),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+
+    /// Looks up one chunk, following pages.
+    pub async fn lookup(
+        &self,
+        ctx: &CallContext<'_>,
+        chunk: &[String],
+    ) -> Result<Vec<(String, String)>, UpstreamError> {
+        let mut pairs = Vec::new();
+        let mut cursors: Vec<String> = Vec::new();
+        loop {
+            let (users, next) = retry::call(
+                ctx,
+                SourceKind::Admin,
+                || self.request(chunk, cursors.last().map(String::as_str)),
+                parse_page,
+            )
+            .await?;
+            pairs.extend(users);
+            match next {
+                None => break,
+                Some(cursor) if cursors.contains(&cursor) => {
+                    return Err(UpstreamError::Failed {
+                        origin: SourceKind::Admin,
+                        detail: "repeated a pagination cursor",
+                    })
+                }
+                Some(_) if cursors.len() + 1 >= MAX_PAGES => {
+                    return Err(UpstreamError::Failed {
+                        origin: SourceKind::Admin,
+                        detail: "returned more pages than expected",
+                    })
+                }
+                Some(cursor) => cursors.push(cursor),
+            }
+        }
+        Ok(keep_requested(chunk, pairs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use crate::upstream::Stats;
+    use futures::executor::block_on;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn source() -> AdminSource {
+        AdminSource::new("https://api.example", "org-1", Secret::new("admin-key"))
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn lookup(
+        transport: &FakeTransport,
+        chunk: &[String],
+    ) -> Result<Vec<(String, String)>, UpstreamError> {
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport,
+            runtime: &*transport.runtime,
+            deadline: transport.runtime.now.get() + Duration::from_secs(25),
+            stats: &stats,
+        };
+        block_on(source().lookup(&ctx, chunk))
+    }
+
+    #[test]
+    fn sends_ids_limit_and_bearer_to_the_org_search() {
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |_| {
+            json(
+                200,
+                json!({"data": [{"accountId": "a", "email": "a@x.com"}], "links": {}}),
+            )
+        });
+        let found = lookup(&t, &ids(&["a", "b"])).unwrap();
+        assert_eq!(found, vec![("a".into(), "a@x.com".into())]);
+        let calls = t.calls.borrow();
+        let (req, _) = &calls[0];
+        assert_eq!(
+            req.url,
+            "https://api.example/admin/v2/orgs/org-1/directories/-/users/search"
+        );
+        assert!(req
+            .headers
+            .contains(&("authorization".into(), "Bearer admin-key".into())));
+        assert_eq!(
+            t.bodies()[0],
+            json!({"accountIds": ["a", "b"], "limit": 50})
+        );
+    }
+
+    #[test]
+    fn follows_links_next_until_absent() {
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |req| {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+            match body.get("cursor").and_then(|c| c.as_str()) {
+                None => json(
+                    200,
+                    json!({"data": [{"accountId": "a", "email": "a@x.com"}], "links": {"next": "p2"}}),
+                ),
+                Some("p2") => json(
+                    200,
+                    json!({"data": [{"accountId": "b", "email": "b@x.com"}], "links": {"next": "https://api.example/x?limit=50&cursor=p%3D3"}}),
+                ),
+                Some("p=3") => json(
+                    200,
+                    json!({"data": [{"accountId": "c", "email": "c@x.com"}]}),
+                ),
+                Some(other) => panic!("unexpected cursor {other}"),
+            }
+        });
+        let found = lookup(&t, &ids(&["a", "b", "c"])).unwrap();
+        assert_eq!(found.len(), 3);
+        assert_eq!(t.calls.borrow().len(), 3);
+        for body in t.bodies() {
+            assert_eq!(
+                body["accountIds"],
+                json!(["a", "b", "c"]),
+                "each page repeats the filter"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_cursor_is_an_error_not_a_loop() {
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |_| {
+            json(200, json!({"data": [], "links": {"next": "same"}}))
+        });
+        assert!(matches!(
+            lookup(&t, &ids(&["a"])),
+            Err(UpstreamError::Failed { .. })
+        ));
+        assert_eq!(t.calls.borrow().len(), 2);
+    }
+
+    #[test]
+    fn ignores_ids_not_asked_for_and_empty_emails() {
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |_| {
+            json(
+                200,
+                json!({"data": [
+                    {"accountId": "x", "email": "x@x.com"},
+                    {"accountId": "a", "email": ""},
+                    {"accountId": "b", "email": null},
+                    {"email": "orphan@x.com"},
+                    {"accountId": "c", "email": "c@x.com", "claimStatus": "managed"}
+                ]}),
+            )
+        });
+        let found = lookup(&t, &ids(&["a", "b", "c"])).unwrap();
+        assert_eq!(found, vec![("c".into(), "c@x.com".into())]);
+    }
+
+    #[test]
+    fn a_body_without_data_is_unreadable() {
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |_| json(200, json!({"users": []})));
+        assert!(matches!(
+            lookup(&t, &ids(&["a"])),
+            Err(UpstreamError::Failed { .. })
+        ));
+        assert_eq!(t.calls.borrow().len(), 3, "retried as unreadable");
+    }
+
+    #[test]
+    fn cursor_extraction() {
+        assert_eq!(cursor_of("abc"), Some("abc".into()));
+        assert_eq!(cursor_of(" "), None);
+        assert_eq!(cursor_of("/x?cursor=a%2Bb&limit=1"), Some("a+b".into()));
+    }
+}

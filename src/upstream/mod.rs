@@ -1,0 +1,233 @@
+//! Atlassian, the upstream: the email sources and how they are called.
+//!
+//! - [`admin`]: the organization admin API — managed accounts, whatever their visibility.
+//! - [`confluence`]: the Confluence user API — emails the users let others see.
+//! - [`retry`]: the written retry policy every call goes through.
+//!
+//! An email is only ever attached to the id Atlassian returned it for: sources match by
+//! `accountId`, never by position, and drop ids they were not asked for and empty emails.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::platform::{Runtime, Transport};
+
+pub mod admin;
+pub mod confluence;
+pub mod retry;
+
+pub use admin::AdminSource;
+pub use confluence::{ConfluenceAuth, ConfluenceSource};
+
+/// Which email source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    /// The organization admin API.
+    Admin,
+    /// The Confluence user API.
+    Confluence,
+}
+
+impl SourceKind {
+    /// The name used in `email_sources` and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Admin => "admin",
+            SourceKind::Confluence => "confluence",
+        }
+    }
+
+    /// A phrase for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SourceKind::Admin => "Atlassian organization admin API",
+            SourceKind::Confluence => "Confluence user API",
+        }
+    }
+
+    /// The variables holding this source's credentials, for error messages.
+    pub fn credential_variables(self) -> &'static str {
+        match self {
+            SourceKind::Admin => "atlassian_org_id and atlassian_admin_api_key",
+            SourceKind::Confluence => {
+                "confluence_email and confluence_api_token, or confluence_bearer_token and confluence_cloud_id"
+            }
+        }
+    }
+}
+
+/// A configured email source.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The organization admin API.
+    Admin(AdminSource),
+    /// The Confluence user API.
+    Confluence(ConfluenceSource),
+}
+
+impl Source {
+    /// Which source this is.
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            Source::Admin(_) => SourceKind::Admin,
+            Source::Confluence(_) => SourceKind::Confluence,
+        }
+    }
+
+    /// The most ids one call (one chunk) carries.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            Source::Admin(_) => admin::PAGE_SIZE,
+            Source::Confluence(_) => confluence::BATCH_SIZE,
+        }
+    }
+
+    /// Looks up one chunk: `(accountId, email)` pairs for ids of `chunk` that have a non-empty
+    /// email, each id at most once.
+    pub async fn lookup(
+        &self,
+        ctx: &CallContext<'_>,
+        chunk: &[String],
+    ) -> Result<Vec<(String, String)>, UpstreamError> {
+        match self {
+            Source::Admin(s) => s.lookup(ctx, chunk).await,
+            Source::Confluence(s) => s.lookup(ctx, chunk).await,
+        }
+    }
+}
+
+/// Why a lookup failed. Every variant means: some ids' result is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// Atlassian refused our credentials (401, 403, or 404 — which Atlassian uses for "no
+    /// permission" on these endpoints). Not retried.
+    #[error("credentials refused")]
+    AuthFailed {
+        /// The source.
+        origin: SourceKind,
+    },
+    /// Atlassian kept asking us to wait, or asked us to wait past the deadline.
+    #[error("rate limited")]
+    RateLimited {
+        /// How long Atlassian asked us to wait.
+        retry_after: Duration,
+    },
+    /// The request deadline passed.
+    #[error("deadline passed")]
+    Timeout,
+    /// Atlassian failed, after retries where the policy retries.
+    #[error("upstream failed")]
+    Failed {
+        /// The source.
+        origin: SourceKind,
+        /// A fixed description, completing "The <source> ...".
+        detail: &'static str,
+    },
+}
+
+impl From<UpstreamError> for crate::error::ApiError {
+    fn from(e: UpstreamError) -> Self {
+        use crate::error::ApiError;
+        match e {
+            UpstreamError::AuthFailed { origin } => ApiError::UpstreamAuthFailed { origin },
+            UpstreamError::RateLimited { retry_after } => ApiError::UpstreamRateLimited {
+                retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            },
+            UpstreamError::Timeout => ApiError::UpstreamTimeout,
+            UpstreamError::Failed { origin, detail } => ApiError::UpstreamError { origin, detail },
+        }
+    }
+}
+
+/// Counters for the request log.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Upstream calls made.
+    pub calls: Cell<u32>,
+    /// Of those, retries.
+    pub retries: Cell<u32>,
+}
+
+/// What every upstream call needs: the platform, the request deadline, the counters.
+pub struct CallContext<'a> {
+    /// Sends HTTP.
+    pub transport: &'a dyn Transport,
+    /// Time and randomness.
+    pub runtime: &'a dyn Runtime,
+    /// The request deadline, on the runtime's monotonic clock.
+    pub deadline: Duration,
+    /// Counters.
+    pub stats: &'a Stats,
+}
+
+impl CallContext<'_> {
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_sub(self.runtime.now())
+    }
+}
+
+/// `(accountId, email)` as an upstream answer gives them, either possibly absent.
+pub(crate) type RawPair = (Option<String>, Option<String>);
+
+/// Keeps the pairs whose id was asked for in `chunk` and whose email is not blank, first
+/// occurrence of each id only.
+pub(crate) fn keep_requested(
+    chunk: &[String],
+    pairs: impl IntoIterator<Item = RawPair>,
+) -> Vec<(String, String)> {
+    let wanted: HashSet<&str> = chunk.iter().map(String::as_str).collect();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (id, email) in pairs {
+        let (Some(id), Some(email)) = (id, email) else {
+            continue;
+        };
+        if email.trim().is_empty() || !wanted.contains(id.as_str()) || !seen.insert(id.clone()) {
+            continue;
+        }
+        out.push((id, email));
+    }
+    out
+}
+
+/// Common headers of every upstream call.
+pub(crate) fn json_headers(authorization: String) -> Vec<(String, String)> {
+    vec![
+        ("authorization".into(), authorization),
+        ("content-type".into(), "application/json".into()),
+        ("accept".into(), "application/json".into()),
+        (
+            "user-agent".into(),
+            format!("identity-accessor/{}", crate::VERSION),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_string())
+    }
+
+    #[test]
+    fn keeps_only_requested_non_empty_first_seen() {
+        let chunk = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let pairs = vec![
+            (s("a"), s("a@x.com")),
+            (s("zz"), s("intruder@x.com")),
+            (s("b"), s("")),
+            (s("c"), s("  ")),
+            (s("a"), s("second@x.com")),
+            (None, s("orphan@x.com")),
+            (s("c"), None),
+        ];
+        assert_eq!(
+            keep_requested(&chunk, pairs),
+            vec![("a".into(), "a@x.com".into())]
+        );
+    }
+}

@@ -1,0 +1,496 @@
+//! The retry policy for every call to Atlassian.
+//!
+//! - **At most [`MAX_ATTEMPTS`] attempts** per call, and never past the request deadline.
+//! - **Each attempt's timeout** is [`MAX_CALL_TIMEOUT`] or the time left before the deadline,
+//!   whichever is shorter; the transport enforces it (request options and a timer race).
+//! - **429, and 503:** wait what `Retry-After` says (delta-seconds or an HTTP date, clamped to
+//!   [`MAX_RETRY_AFTER`]: values like `9223372036854775807` have been seen), or, without it, the
+//!   backoff below. If that wait runs past the deadline, stop at once: the caller gets
+//!   `503 upstream_rate_limited` with `Retry-After`. A 429 on the last attempt is reported the
+//!   same way; a 503 without `Retry-After` on the last attempt is an `upstream_error`.
+//! - **500, 502, 504, connection failures, per-attempt timeouts and unreadable 2xx bodies**
+//!   (malformed or truncated JSON): back off and retry; after the last attempt, 502
+//!   `upstream_error` (or 504 `upstream_timeout` when the deadline is what ended it).
+//! - **Backoff:** [`BACKOFF_BASE`] doubled per attempt, capped at [`BACKOFF_CAP`], with "equal
+//!   jitter": a random point in the upper half of the interval.
+//! - **401, 403, 404: not retried** — `upstream_auth_failed` (on these endpoints 404 means the
+//!   credential may not see the resource). Other 4xx: not retried, `upstream_error`.
+//! - A call refused by the platform (`allowed_outbound_hosts`) is not retried.
+
+use std::time::Duration;
+
+use super::{CallContext, SourceKind, UpstreamError};
+use crate::platform::{OutboundRequest, OutboundResponse, TransportError};
+
+/// Attempts per call, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The longest a single attempt may take.
+pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` we believe.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// The first backoff interval.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// The longest backoff interval.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+/// How a status is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    /// 2xx: parse the body.
+    Success,
+    /// 401, 403, 404: credentials refused; not retried.
+    Refused,
+    /// 429, 503: wait `Retry-After` or back off.
+    Throttled,
+    /// 500, 502, 504: back off and retry.
+    Transient,
+    /// Anything else: not retried.
+    Rejected,
+}
+
+/// Classifies an upstream status.
+pub fn classify(status: u16) -> StatusClass {
+    match status {
+        200..=299 => StatusClass::Success,
+        401 | 403 | 404 => StatusClass::Refused,
+        429 | 503 => StatusClass::Throttled,
+        500 | 502 | 504 => StatusClass::Transient,
+        _ => StatusClass::Rejected,
+    }
+}
+
+/// Whether a transport failure is worth another attempt.
+pub fn is_retryable(error: TransportError) -> bool {
+    matches!(error, TransportError::Timeout | TransportError::Connection)
+}
+
+/// Parses `Retry-After`: delta-seconds or an HTTP date (relative to `unix_now`), clamped to
+/// [`MAX_RETRY_AFTER`]. A date in the past means no wait.
+pub fn parse_retry_after(value: &str, unix_now: Duration) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for u64 is still "very long": clamp rather than ignore.
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    let when = when.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(when.saturating_sub(unix_now).min(MAX_RETRY_AFTER))
+}
+
+/// The backoff before attempt `attempt + 1`, with jitter from `random`.
+pub fn backoff(attempt: u32, random: u64) -> Duration {
+    let exp = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    // Equal jitter: half fixed, half random.
+    let fraction = (random >> 11) as f64 / (1u64 << 53) as f64;
+    exp / 2 + exp.mul_f64(fraction / 2.0)
+}
+
+/// Makes one logical call with the policy above. `request` builds each attempt; `parse` reads
+/// a 2xx body, `None` meaning unreadable.
+pub async fn call<T>(
+    ctx: &CallContext<'_>,
+    source: SourceKind,
+    request: impl Fn() -> OutboundRequest,
+    parse: impl Fn(&OutboundResponse) -> Option<T>,
+) -> Result<T, UpstreamError> {
+    let failed = |detail| UpstreamError::Failed {
+        origin: source,
+        detail,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let remaining = ctx.remaining();
+        if remaining.is_zero() {
+            return Err(UpstreamError::Timeout);
+        }
+        ctx.stats.calls.set(ctx.stats.calls.get() + 1);
+        let result = ctx
+            .transport
+            .send(request(), remaining.min(MAX_CALL_TIMEOUT))
+            .await;
+
+        let backoff = backoff(attempt, ctx.runtime.random_u64());
+        let (failure, wait) = match result {
+            Ok(response) => match classify(response.status) {
+                StatusClass::Success => match parse(&response) {
+                    Some(value) => return Ok(value),
+                    None => (failed("answered with an unreadable response"), backoff),
+                },
+                StatusClass::Refused => return Err(UpstreamError::AuthFailed { origin: source }),
+                StatusClass::Throttled => {
+                    let asked = response
+                        .header("retry-after")
+                        .and_then(|v| parse_retry_after(v, ctx.runtime.unix_time()));
+                    let wait = asked.unwrap_or(backoff);
+                    if response.status == 429 || asked.is_some() {
+                        (UpstreamError::RateLimited { retry_after: wait }, wait)
+                    } else {
+                        (failed("is unavailable (503) after retries"), wait)
+                    }
+                }
+                StatusClass::Transient => {
+                    (failed("failed with a server error after retries"), backoff)
+                }
+                StatusClass::Rejected => return Err(failed("rejected the request")),
+            },
+            Err(TransportError::Denied) => {
+                return Err(failed(
+                    "is not reachable: its host is not in allowed_outbound_hosts",
+                ))
+            }
+            Err(TransportError::TooLarge) => {
+                return Err(failed("answered with a response too large to read"))
+            }
+            Err(e) if !is_retryable(e) => return Err(failed("could not be reached")),
+            Err(TransportError::Timeout) if ctx.remaining().is_zero() => {
+                return Err(UpstreamError::Timeout)
+            }
+            Err(TransportError::Timeout) => (UpstreamError::Timeout, backoff),
+            Err(_) => (failed("could not be reached after retries"), backoff),
+        };
+
+        if attempt >= MAX_ATTEMPTS {
+            return Err(failure);
+        }
+        if wait >= ctx.remaining() {
+            // Waiting would pass the deadline: report now, while there is time to answer.
+            return Err(match failure {
+                UpstreamError::Timeout => UpstreamError::Timeout,
+                other => other,
+            });
+        }
+        ctx.stats.retries.set(ctx.stats.retries.get() + 1);
+        ctx.runtime.sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{Method, Runtime};
+    use crate::testing::*;
+    use crate::upstream::Stats;
+    use futures::executor::block_on;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    fn req() -> OutboundRequest {
+        OutboundRequest {
+            method: Method::Post,
+            url: "https://api.example/x".into(),
+            headers: vec![],
+            body: b"{}".to_vec(),
+        }
+    }
+
+    fn parse_ok(r: &OutboundResponse) -> Option<serde_json::Value> {
+        serde_json::from_slice(&r.body).ok()
+    }
+
+    /// Runs one call against a script of replies (by attempt), with the given deadline.
+    fn run(
+        replies: Vec<Reply>,
+        deadline: Duration,
+    ) -> (
+        Result<serde_json::Value, UpstreamError>,
+        Rc<FakeRuntime>,
+        usize,
+        Vec<Duration>,
+    ) {
+        let rt = FakeRuntime::new();
+        let replies = std::cell::RefCell::new(replies.into_iter());
+        let transport = FakeTransport::new(rt.clone(), move |_| {
+            replies
+                .borrow_mut()
+                .next()
+                .expect("more calls than scripted")
+        });
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &transport,
+            runtime: &*rt,
+            deadline: rt.now.get() + deadline,
+            stats: &stats,
+        };
+        let result = block_on(call(&ctx, SourceKind::Admin, req, parse_ok));
+        let timeouts: Vec<Duration> = transport.calls.borrow().iter().map(|(_, t)| *t).collect();
+        let calls = timeouts.len();
+        (result, rt.clone(), calls, timeouts)
+    }
+
+    const LONG: Duration = Duration::from_secs(25);
+
+    #[test]
+    fn success_first_time() {
+        let (r, _, calls, _) = run(vec![json(200, serde_json::json!({"ok": 1}))], LONG);
+        assert_eq!(r.unwrap()["ok"], 1);
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn retries_429_after_retry_after_seconds() {
+        let (r, rt, calls, _) = run(
+            vec![
+                with_header(json(429, serde_json::json!({})), "Retry-After", "2"),
+                json(200, serde_json::json!({"ok": 1})),
+            ],
+            LONG,
+        );
+        assert!(r.is_ok());
+        assert_eq!(calls, 2);
+        assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(2)]);
+    }
+
+    #[test]
+    fn retry_after_http_date_is_honoured() {
+        let rt = FakeRuntime::new();
+        let when = std::time::UNIX_EPOCH + rt.unix_time() + Duration::from_secs(3);
+        let (r, rt, _, _) = run(
+            vec![
+                with_header(
+                    json(503, serde_json::json!({})),
+                    "Retry-After",
+                    &httpdate::fmt_http_date(when),
+                ),
+                json(200, serde_json::json!({})),
+            ],
+            LONG,
+        );
+        assert!(r.is_ok());
+        assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(3)]);
+    }
+
+    #[test]
+    fn absurd_retry_after_is_clamped_and_reported() {
+        let (r, _, calls, _) = run(
+            vec![with_header(
+                json(429, serde_json::json!({})),
+                "Retry-After",
+                "9223372036854775807",
+            )],
+            LONG,
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: MAX_RETRY_AFTER
+            }
+        );
+        assert_eq!(calls, 1, "no retry when the wait passes the deadline");
+    }
+
+    #[test]
+    fn retry_after_past_deadline_is_rate_limited_at_once() {
+        let (r, rt, calls, _) = run(
+            vec![with_header(
+                json(429, serde_json::json!({})),
+                "Retry-After",
+                "30",
+            )],
+            LONG,
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: Duration::from_secs(30)
+            }
+        );
+        assert_eq!(calls, 1);
+        assert!(rt.slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn persistent_429_ends_rate_limited_after_three_attempts() {
+        let replies = (0..3)
+            .map(|_| with_header(json(429, serde_json::json!({})), "Retry-After", "1"))
+            .collect();
+        let (r, _, calls, _) = run(replies, LONG);
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn server_errors_back_off_then_fail() {
+        for status in [500, 502, 504] {
+            let replies = (0..3)
+                .map(|_| json(status, serde_json::json!({})))
+                .collect();
+            let (r, rt, calls, _) = run(replies, LONG);
+            assert!(
+                matches!(r.unwrap_err(), UpstreamError::Failed { .. }),
+                "{status}"
+            );
+            assert_eq!(calls, 3);
+            let slept = rt.slept.borrow();
+            assert_eq!(slept.len(), 2);
+            assert!(slept[1] > slept[0], "backoff grows: {slept:?}");
+        }
+    }
+
+    #[test]
+    fn server_error_then_success() {
+        let (r, _, calls, _) = run(
+            vec![
+                json(502, serde_json::json!({})),
+                json(200, serde_json::json!({})),
+            ],
+            LONG,
+        );
+        assert!(r.is_ok());
+        assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn unauthorized_and_forbidden_are_not_retried() {
+        for status in [401, 403, 404] {
+            let (r, _, calls, _) = run(vec![json(status, serde_json::json!({}))], LONG);
+            assert_eq!(
+                r.unwrap_err(),
+                UpstreamError::AuthFailed {
+                    origin: SourceKind::Admin
+                }
+            );
+            assert_eq!(calls, 1);
+        }
+    }
+
+    #[test]
+    fn other_client_errors_are_not_retried() {
+        let (r, _, calls, _) = run(vec![json(400, serde_json::json!({}))], LONG);
+        assert!(matches!(r.unwrap_err(), UpstreamError::Failed { .. }));
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn malformed_body_is_retried() {
+        let bad = Reply::Respond(OutboundResponse {
+            status: 200,
+            headers: vec![],
+            body: b"{\"data\": [".to_vec(),
+        });
+        let (r, _, calls, _) = run(vec![bad, json(200, serde_json::json!({"ok": true}))], LONG);
+        assert!(r.is_ok());
+        assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn connection_errors_are_retried() {
+        let (r, _, calls, _) = run(
+            vec![
+                Reply::Fail(TransportError::Connection),
+                json(200, serde_json::json!({})),
+            ],
+            LONG,
+        );
+        assert!(r.is_ok());
+        assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn denied_is_not_retried() {
+        let (r, _, calls, _) = run(vec![Reply::Fail(TransportError::Denied)], LONG);
+        assert!(matches!(r.unwrap_err(), UpstreamError::Failed { .. }));
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn hang_until_deadline_is_a_timeout() {
+        let (r, rt, calls, timeouts) = run(vec![Reply::Hang], Duration::from_secs(2));
+        assert_eq!(r.unwrap_err(), UpstreamError::Timeout);
+        assert_eq!(calls, 1);
+        assert_eq!(
+            timeouts,
+            vec![Duration::from_secs(2)],
+            "timeout bounded by the deadline"
+        );
+        assert_eq!(rt.now.get(), Duration::from_secs(1002));
+    }
+
+    #[test]
+    fn per_call_timeout_is_capped_then_retried() {
+        let (r, _, calls, timeouts) = run(
+            vec![Reply::Hang, json(200, serde_json::json!({}))],
+            Duration::from_secs(25),
+        );
+        assert!(r.is_ok());
+        assert_eq!(calls, 2);
+        assert_eq!(timeouts[0], MAX_CALL_TIMEOUT);
+        assert!(timeouts[1] < Duration::from_secs(15));
+    }
+
+    #[test]
+    fn never_waits_past_the_deadline() {
+        // A 503 without Retry-After backs off 100–200 ms; with 150 ms left it must stop.
+        let (r, rt, calls, _) = run(
+            vec![json(503, serde_json::json!({}))],
+            Duration::from_millis(150),
+        );
+        assert!(matches!(r.unwrap_err(), UpstreamError::Failed { .. }));
+        assert_eq!(calls, 1);
+        assert!(rt.slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn retry_after_parsing() {
+        let now = Duration::from_secs(1_000_000);
+        assert_eq!(parse_retry_after("5", now), Some(Duration::from_secs(5)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let mid = u64::MAX / 2;
+        let b1 = backoff(1, mid);
+        let b2 = backoff(2, mid);
+        assert!(b1 >= BACKOFF_BASE / 2 && b1 <= BACKOFF_BASE);
+        assert!(b2 > b1);
+        assert!(backoff(30, u64::MAX) <= BACKOFF_CAP);
+        assert_ne!(
+            backoff(1, 0),
+            backoff(1, u64::MAX),
+            "jitter varies the wait"
+        );
+    }
+
+    #[test]
+    fn counts_calls_and_retries() {
+        let rt = FakeRuntime::new();
+        let n = Cell::new(0);
+        let transport = FakeTransport::new(rt.clone(), move |_| {
+            n.set(n.get() + 1);
+            if n.get() < 3 {
+                json(500, serde_json::json!({}))
+            } else {
+                json(200, serde_json::json!({}))
+            }
+        });
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &transport,
+            runtime: &*rt,
+            deadline: rt.now() + LONG,
+            stats: &stats,
+        };
+        block_on(call(&ctx, SourceKind::Confluence, req, parse_ok)).unwrap();
+        assert_eq!((stats.calls.get(), stats.retries.get()), (3, 2));
+    }
+}
