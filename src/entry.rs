@@ -102,33 +102,37 @@ impl Variables for SpinVariables {
     }
 }
 
-/// Completes once the pollable that `subscribe` makes is ready. A fresh pollable is made on
-/// every poll, since the executor may poll this future when something else woke; the last
-/// registration is cancelled when it is replaced or the future is dropped.
-struct Ready<F> {
-    subscribe: F,
+/// Waits for one wake-up of `pollable`: registers it with the executor on the first poll and
+/// completes on the next. Callers re-check the condition they wait for in a loop, so a spurious
+/// poll costs one re-registration, never a wrong answer. (A pollable's `ready()` is not asked:
+/// a deadline already past reports "not ready" once before it is ready, which turned a
+/// check-then-register wait into a busy loop.)
+struct Wait {
+    pollable: Option<Pollable>,
     registration: Option<CancelOnDropToken>,
 }
 
-impl<F: Fn() -> Pollable + Unpin> Future for Ready<F> {
+impl Future for Wait {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let pollable = (self.subscribe)();
-        if pollable.ready() {
-            self.registration = None;
-            Poll::Ready(())
-        } else {
-            let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
-            self.registration = Some(token.into());
-            Poll::Pending
+        match self.pollable.take() {
+            Some(pollable) => {
+                let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
+                self.registration = Some(token.into());
+                Poll::Pending
+            }
+            None => {
+                self.registration = None;
+                Poll::Ready(())
+            }
         }
     }
 }
 
-fn ready<F: Fn() -> Pollable + Unpin>(subscribe: F) -> Ready<F> {
-    Ready {
-        subscribe,
+fn wait(pollable: Pollable) -> Wait {
+    Wait {
+        pollable: Some(pollable),
         registration: None,
     }
 }
@@ -138,9 +142,11 @@ fn monotonic_now() -> Duration {
 }
 
 /// Completes at `deadline` on the monotonic clock.
-fn until(deadline: Duration) -> impl Future<Output = ()> {
+async fn until(deadline: Duration) {
     let at = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX);
-    ready(move || monotonic_clock::subscribe_instant(at))
+    while monotonic_now() < deadline {
+        wait(monotonic_clock::subscribe_instant(at)).await;
+    }
 }
 
 /// `wasi:clocks` and `wasi:random`.
@@ -213,6 +219,35 @@ fn split_url(url: &str) -> Option<(http::Scheme, &str, &str)> {
     Some((scheme, authority, path))
 }
 
+/// Writes and finishes an outgoing body.
+async fn write_body(body: http::OutgoingBody, bytes: &[u8]) -> Result<(), ()> {
+    {
+        let stream = body.write()?;
+        let mut offset = 0;
+        while offset < bytes.len() {
+            match stream.check_write() {
+                Ok(0) => wait(stream.subscribe()).await,
+                Ok(n) => {
+                    let n = (n as usize).min(bytes.len() - offset);
+                    stream.write(&bytes[offset..offset + n]).map_err(|_| ())?;
+                    offset += n;
+                }
+                Err(_) => return Err(()),
+            }
+        }
+        stream.flush().map_err(|_| ())?;
+        // The flush completes when the stream is writable again (or closed).
+        loop {
+            match stream.check_write() {
+                Ok(0) => wait(stream.subscribe()).await,
+                Ok(_) => break,
+                Err(_) => return Err(()),
+            }
+        }
+    }
+    http::OutgoingBody::finish(body, None).map_err(|_| ())
+}
+
 async fn exchange(
     request: OutboundRequest,
     timeout: Duration,
@@ -248,34 +283,18 @@ async fn exchange(
     let pending = wasi::http::outgoing_handler::handle(outgoing, Some(options))
         .map_err(|e| transport_error(&e))?;
 
-    // Write the body after handing the request over, so the host is already sending.
-    {
-        let stream = body.write().map_err(|_| TransportError::Connection)?;
-        let mut offset = 0;
-        while offset < request.body.len() {
-            match stream.check_write() {
-                Ok(0) => ready(|| stream.subscribe()).await,
-                Ok(n) => {
-                    let n = (n as usize).min(request.body.len() - offset);
-                    stream
-                        .write(&request.body[offset..offset + n])
-                        .map_err(|_| TransportError::Connection)?;
-                    offset += n;
-                }
-                Err(_) => return Err(TransportError::Connection),
-            }
-        }
-        stream.flush().map_err(|_| TransportError::Connection)?;
-        ready(|| stream.subscribe()).await;
-    }
-    http::OutgoingBody::finish(body, None).map_err(|e| transport_error(&e))?;
+    // Write the body after handing the request over, so the host is already sending. If the
+    // body cannot be written, the response future says why (a denied host, a refused
+    // connection), so it is still awaited below.
+    let written = write_body(body, &request.body).await;
 
     let response = loop {
         match pending.get() {
+            Some(Ok(Ok(_))) if written.is_err() => return Err(TransportError::Connection),
             Some(Ok(Ok(response))) => break response,
             Some(Ok(Err(code))) => return Err(transport_error(&code)),
             Some(Err(())) => return Err(TransportError::Connection),
-            None => ready(|| pending.subscribe()).await,
+            None => wait(pending.subscribe()).await,
         }
     };
 
@@ -297,7 +316,7 @@ async fn exchange(
         let stream = incoming.stream().map_err(|_| TransportError::Connection)?;
         loop {
             match stream.read(READ_CHUNK) {
-                Ok(bytes) if bytes.is_empty() => ready(|| stream.subscribe()).await,
+                Ok(bytes) if bytes.is_empty() => wait(stream.subscribe()).await,
                 Ok(bytes) => {
                     if body.len() + bytes.len() > MAX_RESPONSE_BYTES {
                         return Err(TransportError::TooLarge);

@@ -70,6 +70,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 const MB: usize = 1 << 20;
 
+/// How often the engine's epoch advances. Each request's store yields to the async runtime
+/// at every tick, as Spin does (10 ms), so a guest busy in wasm never starves other requests,
+/// Ctrl-C or shutdown.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
 /// A loaded application: the parsed manifest, one wasmtime engine with the pooling
 /// allocator, and each component compiled once and pre-instantiated.
 pub struct App {
@@ -297,8 +302,22 @@ fn new_engine() -> anyhow::Result<Engine> {
         .table_keep_resident(MB / 2);
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
+    config.epoch_interruption(true);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(wasmtime_err)
+    let engine = Engine::new(&config).map_err(wasmtime_err)?;
+    // Advance the epoch until the engine is dropped.
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("devhost-epoch".to_string())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .context("failed to start the epoch thread")?;
+    Ok(engine)
 }
 
 impl App {
@@ -642,6 +661,7 @@ async fn run_component(
             variables: Arc::clone(&component.variables),
         },
     );
+    store.epoch_deadline_async_yield_and_update(1);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let incoming = store
         .data_mut()

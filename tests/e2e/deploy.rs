@@ -1,0 +1,714 @@
+//! The deployment files, checked without Spin or a cluster.
+//!
+//! - `runtime-config/*.toml` parse the way Spin 3.x/4.x parses a runtime config
+//!   (`spin-runtime-config`: `[[variables_provider]]` of type `vault`, `azure_key_vault`, `env`
+//!   or `static`, each refusing unknown fields; `[outbound_http]`), with the project's rules on
+//!   top: `connection_pooling = true` whenever `[outbound_http]` is written (Spin reads it as
+//!   false once the table exists), Azure credentials all or none, no env prefix ending in `_`.
+//! - `deploy/kubernetes/*.yaml` hold SpinApps that supply every variable the app reads, secrets
+//!   only through `secretKeyRef`, each reference naming a key of a Secret in the same directory;
+//!   the HPA and the Ingress point at the SpinApp; and the plain values plus sample secrets
+//!   load as a valid configuration.
+//! - Every `runtime-config/...` and `deploy/kubernetes/...` path the docs mention exists.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use anyhow::{bail, ensure, Context, Result};
+use identity_accessor::config::{Config, ALL_VARIABLES, UPSTREAM_CONCURRENCY};
+use identity_accessor::platform::{VariableError, Variables};
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use crate::manifest::{check_variable_name, load_manifest, read, repo_path, DOC_FILES, SECRETS};
+
+/// A Spin runtime-config file: the tables these examples may use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuntimeConfig {
+    #[serde(default)]
+    variables_provider: Vec<Provider>,
+    #[serde(default)]
+    outbound_http: Option<OutboundHttp>,
+}
+
+/// `[[variables_provider]]`, tagged by `type` (spin-runtime-config `VariableProviderConfiguration`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+enum Provider {
+    Vault(VaultProvider),
+    AzureKeyVault(AzureProvider),
+    Env(EnvProvider),
+    Static(StaticProvider),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VaultProvider {
+    url: String,
+    token: String,
+    mount: String,
+    #[serde(default)]
+    prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AzureProvider {
+    vault_url: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    tenant_id: Option<String>,
+    #[allow(dead_code)]
+    authority_host: Option<AzureAuthorityHost>,
+}
+
+/// Spin's spelling of the Azure clouds (`spin_variables_azure::AzureAuthorityHost`).
+#[derive(Debug, Deserialize)]
+#[allow(clippy::enum_variant_names)]
+enum AzureAuthorityHost {
+    AzurePublicCloud,
+    AzureChina,
+    AzureGermany,
+    AzureGovernment,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvProvider {
+    #[serde(default)]
+    prefix: Option<String>,
+    #[serde(default)]
+    dotenv_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaticProvider {
+    values: BTreeMap<String, String>,
+}
+
+/// `[outbound_http]`: Spin 3.x/4.0 names, and 4.1's `max_connections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundHttp {
+    #[serde(default)]
+    connection_pooling: bool,
+    #[serde(default)]
+    max_concurrent_requests: Option<usize>,
+    #[serde(default)]
+    max_connections: Option<usize>,
+}
+
+/// The files of a directory with the given extension, sorted.
+fn files(dir: &str, ext: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(repo_path(dir)).with_context(|| format!("listing {dir}"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    ensure!(!out.is_empty(), "no *.{ext} in {dir}");
+    Ok(out)
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn runtime_config_examples_parse_as_spin_parses_them() -> Result<()> {
+    let mut kinds = BTreeSet::new();
+    for path in files("runtime-config", "toml")? {
+        let name = file_name(&path);
+        let text = std::fs::read_to_string(&path)?;
+        ensure!(text.starts_with('#'), "{name} should open with comments");
+        let rc: RuntimeConfig =
+            toml::from_str(&text).with_context(|| format!("{name} is not a runtime config"))?;
+        ensure!(
+            !rc.variables_provider.is_empty() || rc.outbound_http.is_some(),
+            "{name} configures nothing"
+        );
+        for provider in &rc.variables_provider {
+            match provider {
+                Provider::Vault(v) => {
+                    kinds.insert("vault");
+                    ensure!(
+                        v.url.starts_with("https://") || v.url.starts_with("http://"),
+                        "{name}: vault url"
+                    );
+                    ensure!(!v.token.is_empty() && !v.mount.is_empty(), "{name}: vault");
+                    if let Some(prefix) = &v.prefix {
+                        ensure!(
+                            !prefix.is_empty()
+                                && !prefix.starts_with('/')
+                                && !prefix.ends_with('/'),
+                            "{name}: the vault prefix is joined with `/`"
+                        );
+                    }
+                }
+                Provider::AzureKeyVault(a) => {
+                    kinds.insert("azure_key_vault");
+                    ensure!(a.vault_url.starts_with("https://"), "{name}: vault_url");
+                    let given = [&a.client_id, &a.client_secret, &a.tenant_id]
+                        .iter()
+                        .filter(|v| v.is_some())
+                        .count();
+                    ensure!(
+                        given == 0 || given == 3,
+                        "{name}: client_id, client_secret and tenant_id: all or none"
+                    );
+                }
+                Provider::Env(e) => {
+                    kinds.insert("env");
+                    if let Some(prefix) = &e.prefix {
+                        ensure!(
+                            !prefix.is_empty() && !prefix.ends_with('_'),
+                            "{name}: Spin joins the prefix to the name with `_` itself"
+                        );
+                    }
+                    if let Some(path) = &e.dotenv_path {
+                        ensure!(!path.as_os_str().is_empty(), "{name}: dotenv_path");
+                    }
+                }
+                Provider::Static(s) => {
+                    kinds.insert("static");
+                    for key in s.values.keys() {
+                        check_variable_name(key)?;
+                    }
+                }
+            }
+        }
+        if let Some(http) = &rc.outbound_http {
+            kinds.insert("outbound_http");
+            ensure!(
+                http.connection_pooling,
+                "{name}: write `connection_pooling = true` with [outbound_http]"
+            );
+            ensure!(
+                http.max_concurrent_requests.is_none() || http.max_connections.is_none(),
+                "{name}: Spin refuses both max_concurrent_requests and max_connections"
+            );
+        }
+    }
+    for wanted in ["vault", "azure_key_vault", "env", "outbound_http"] {
+        ensure!(
+            kinds.contains(wanted),
+            "no runtime-config example for {wanted}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn vault_example_stores_secrets_where_spin_reads_them() -> Result<()> {
+    let text = read("runtime-config/vault.toml")?;
+    let rc: RuntimeConfig = toml::from_str(&text)?;
+    let Some(Provider::Vault(vault)) = rc.variables_provider.first() else {
+        bail!("vault.toml: the first provider is not vault");
+    };
+    let prefix = vault.prefix.clone().unwrap_or_default();
+    let mut stored = BTreeSet::new();
+    for line in text.lines().filter(|l| l.contains("vault kv put")) {
+        let mount = format!("-mount={}", vault.mount);
+        ensure!(line.contains(&mount), "{line:?} does not use {mount}");
+        let path = line
+            .split_whitespace()
+            .find(|w| w.starts_with(&format!("{prefix}/")))
+            .with_context(|| format!("{line:?} does not write under {prefix}/"))?;
+        stored.insert(path[prefix.len() + 1..].to_string());
+    }
+    let secrets: BTreeSet<String> = SECRETS.iter().map(|s| s.to_string()).collect();
+    ensure!(
+        stored.is_subset(&secrets),
+        "vault.toml stores non-secrets: {stored:?}"
+    );
+    ensure!(
+        stored.contains("api_key"),
+        "vault.toml does not store api_key"
+    );
+    Ok(())
+}
+
+/// A SpinApp (`core.spinkube.dev/v1alpha1`), with the spec fields of spin-operator 0.6; unknown
+/// fields are refused (the API server would silently prune them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SpinApp {
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: Metadata,
+    spec: SpinAppSpec,
+}
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SpinAppSpec {
+    executor: Option<String>,
+    image: String,
+    image_pull_secrets: Option<Value>,
+    checks: Option<Checks>,
+    replicas: Option<i32>,
+    enable_autoscaling: Option<bool>,
+    runtime_config: Option<Value>,
+    volumes: Option<Value>,
+    volume_mounts: Option<Value>,
+    #[serde(default)]
+    variables: Vec<SpinVar>,
+    service_annotations: Option<Value>,
+    deployment_annotations: Option<Value>,
+    pod_annotations: Option<Value>,
+    pod_labels: Option<Value>,
+    resources: Option<Resources>,
+    components: Option<Vec<String>>,
+    service_account_name: Option<String>,
+    invocation_limits: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SpinVar {
+    name: String,
+    value: Option<Value>,
+    value_from: Option<VarSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct VarSource {
+    secret_key_ref: Option<KeyRef>,
+    config_map_key_ref: Option<KeyRef>,
+    field_ref: Option<Value>,
+    resource_field_ref: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRef {
+    name: String,
+    key: String,
+    #[serde(default)]
+    optional: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Checks {
+    readiness: Option<Probe>,
+    liveness: Option<Probe>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Probe {
+    http_get: Option<HttpGet>,
+    initial_delay_seconds: Option<i32>,
+    timeout_seconds: Option<i32>,
+    period_seconds: Option<i32>,
+    success_threshold: Option<i32>,
+    failure_threshold: Option<i32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct HttpGet {
+    path: String,
+    http_headers: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resources {
+    limits: Option<BTreeMap<String, Value>>,
+    requests: Option<BTreeMap<String, Value>>,
+}
+
+/// Every YAML document in `deploy/kubernetes`, with its file name.
+fn kubernetes_documents() -> Result<Vec<(String, Value)>> {
+    let mut docs = Vec::new();
+    for path in files("deploy/kubernetes", "yaml")? {
+        let name = file_name(&path);
+        let text = std::fs::read_to_string(&path)?;
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value = Value::deserialize(doc).with_context(|| format!("{name}: bad YAML"))?;
+            if !value.is_null() {
+                docs.push((name.clone(), value));
+            }
+        }
+    }
+    Ok(docs)
+}
+
+fn kind(doc: &Value) -> &str {
+    doc.get("kind").and_then(Value::as_str).unwrap_or("")
+}
+
+fn str_at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(doc, |v, k| v.get(*k))?.as_str()
+}
+
+fn i64_at(doc: &Value, path: &[&str]) -> Option<i64> {
+    path.iter().try_fold(doc, |v, k| v.get(*k))?.as_i64()
+}
+
+/// The SpinApps, by file.
+fn spinapps(docs: &[(String, Value)]) -> Result<Vec<(String, SpinApp)>> {
+    docs.iter()
+        .filter(|(_, d)| kind(d) == "SpinApp")
+        .map(|(file, d)| {
+            let app: SpinApp = serde_yaml::from_value(d.clone())
+                .with_context(|| format!("{file}: not a SpinApp of spin-operator 0.6"))?;
+            Ok((file.clone(), app))
+        })
+        .collect()
+}
+
+/// The keys of every Secret: (secret name, key) -> value.
+fn secret_keys(docs: &[(String, Value)]) -> Result<BTreeMap<(String, String), String>> {
+    let mut keys = BTreeMap::new();
+    for (file, doc) in docs.iter().filter(|(_, d)| kind(d) == "Secret") {
+        ensure!(
+            str_at(doc, &["apiVersion"]) == Some("v1"),
+            "{file}: Secret apiVersion"
+        );
+        let name = str_at(doc, &["metadata", "name"]).context("Secret without a name")?;
+        for field in ["stringData", "data"] {
+            if let Some(map) = doc.get(field).and_then(Value::as_mapping) {
+                for (key, value) in map {
+                    let key = key.as_str().context("Secret key is not a string")?;
+                    let value = value
+                        .as_str()
+                        .with_context(|| format!("{file}: {key} must be a quoted string"))?;
+                    keys.insert((name.to_string(), key.to_string()), value.to_string());
+                }
+            }
+        }
+    }
+    Ok(keys)
+}
+
+#[test]
+fn kubernetes_yaml_parses_into_known_objects() -> Result<()> {
+    let docs = kubernetes_documents()?;
+    for (file, doc) in &docs {
+        ensure!(
+            str_at(doc, &["metadata", "name"]).is_some_and(|n| !n.is_empty()),
+            "{file}: an object without metadata.name"
+        );
+        ensure!(
+            matches!(
+                kind(doc),
+                "SpinApp" | "Secret" | "HorizontalPodAutoscaler" | "Ingress"
+            ),
+            "{file}: unexpected kind {:?}",
+            kind(doc)
+        );
+    }
+    let apps = spinapps(&docs)?;
+    ensure!(!apps.is_empty(), "no SpinApp");
+    ensure!(
+        apps.iter().any(|(_, a)| a.spec.replicas.is_some()),
+        "no SpinApp with a replica count"
+    );
+    ensure!(
+        apps.iter()
+            .any(|(_, a)| a.spec.enable_autoscaling == Some(true)),
+        "no autoscaled SpinApp"
+    );
+    Ok(())
+}
+
+/// Variables from a map, for loading the configuration a SpinApp would give the component.
+struct MapVariables(BTreeMap<String, String>);
+
+impl Variables for MapVariables {
+    fn get(&self, name: &str) -> Result<Option<String>, VariableError> {
+        Ok(self.0.get(name).cloned())
+    }
+}
+
+#[test]
+fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> {
+    let manifest = load_manifest()?;
+    let docs = kubernetes_documents()?;
+    let secrets = secret_keys(&docs)?;
+    for (file, app) in spinapps(&docs)? {
+        let spec = &app.spec;
+        ensure!(app.api_version == "core.spinkube.dev/v1alpha1", "{file}");
+        ensure!(
+            spec.executor.as_deref() == Some("containerd-shim-spin"),
+            "{file}"
+        );
+        ensure!(spec.image.contains(':'), "{file}: tag the image");
+        ensure!(
+            spec.replicas.is_some() != (spec.enable_autoscaling == Some(true)),
+            "{file}: either replicas or enableAutoscaling, not both"
+        );
+        if let Some(replicas) = spec.replicas {
+            ensure!(replicas >= 1, "{file}: replicas");
+        }
+        let readiness = spec
+            .checks
+            .as_ref()
+            .and_then(|c| c.readiness.as_ref())
+            .and_then(|p| p.http_get.as_ref())
+            .map(|g| g.path.as_str());
+        ensure!(readiness == Some("/health"), "{file}: readiness on /health");
+        let liveness = spec.checks.as_ref().and_then(|c| c.liveness.as_ref());
+        ensure!(
+            liveness.is_none(),
+            "{file}: no liveness on /health: a restart cannot fix a missing setting"
+        );
+
+        // What the component would see: plain values, and a sample value for each secretKeyRef.
+        let mut seen = BTreeSet::new();
+        let mut values = BTreeMap::new();
+        for var in &spec.variables {
+            let name = var.name.as_str();
+            check_variable_name(name)?;
+            ensure!(seen.insert(name), "{file}: {name} given twice");
+            let declared = manifest
+                .variables
+                .get(name)
+                .with_context(|| format!("{file}: {name} is not declared in spin.toml"))?;
+            match (&var.value, &var.value_from) {
+                (Some(value), None) => {
+                    ensure!(!declared.secret, "{file}: secret {name} as a plain value");
+                    let value = value
+                        .as_str()
+                        .with_context(|| format!("{file}: {name}: quote the value"))?;
+                    values.insert(name.to_string(), value.to_string());
+                }
+                (None, Some(from)) => {
+                    ensure!(
+                        from.config_map_key_ref.is_none()
+                            && from.field_ref.is_none()
+                            && from.resource_field_ref.is_none(),
+                        "{file}: {name}: take values from the Secret"
+                    );
+                    let r = from
+                        .secret_key_ref
+                        .as_ref()
+                        .with_context(|| format!("{file}: {name}: no secretKeyRef"))?;
+                    ensure!(
+                        secrets.contains_key(&(r.name.clone(), r.key.clone())),
+                        "{file}: {name} refers to {}/{}, which no Secret here holds",
+                        r.name,
+                        r.key
+                    );
+                    if declared.required {
+                        ensure!(
+                            r.optional != Some(true),
+                            "{file}: required {name} must not be optional"
+                        );
+                    }
+                    values.insert(name.to_string(), sample_secret(name));
+                }
+                _ => bail!("{file}: {name}: exactly one of value and valueFrom"),
+            }
+        }
+        for name in ALL_VARIABLES {
+            ensure!(seen.contains(name), "{file}: {name} is not supplied");
+        }
+
+        let config = Config::load(&MapVariables(values))
+            .map_err(|e| anyhow::anyhow!("{file}: does not load: {e:?}"))?;
+        ensure!(config.upstream_concurrency >= 1);
+
+        if spec.enable_autoscaling == Some(true) {
+            let resources = spec
+                .resources
+                .as_ref()
+                .context("autoscaling needs resources")?;
+            let cpu = resources
+                .requests
+                .as_ref()
+                .or(resources.limits.as_ref())
+                .and_then(|r| r.get("cpu"));
+            ensure!(cpu.is_some(), "{file}: CPU utilization needs a CPU request");
+            let hpa = docs.iter().any(|(f, d)| {
+                f == &file
+                    && kind(d) == "HorizontalPodAutoscaler"
+                    && str_at(d, &["spec", "scaleTargetRef", "name"])
+                        == Some(app.metadata.name.as_str())
+            });
+            ensure!(hpa, "{file}: autoscaling without an HPA for it");
+        }
+    }
+    Ok(())
+}
+
+/// A value that passes the app's checks, standing in for what the Secret will hold.
+fn sample_secret(name: &str) -> String {
+    match name {
+        "api_key" => "sample-api-key-0123456789abcdef-0123456789".into(),
+        "atlassian_org_id" => "sample-org".into(),
+        "atlassian_admin_api_key" => "sample-admin-key".into(),
+        // The template's other keys are empty: the sample configures the admin source only.
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn every_secret_key_is_used_and_every_reference_exists() -> Result<()> {
+    let docs = kubernetes_documents()?;
+    let secrets = secret_keys(&docs)?;
+    ensure!(!secrets.is_empty(), "no Secret template");
+    let mut referenced = BTreeSet::new();
+    for (_, app) in spinapps(&docs)? {
+        for var in &app.spec.variables {
+            if let Some(r) = var
+                .value_from
+                .as_ref()
+                .and_then(|f| f.secret_key_ref.as_ref())
+            {
+                ensure!(
+                    r.key == var.name,
+                    "{}: key {} for {}",
+                    r.name,
+                    r.key,
+                    var.name
+                );
+                referenced.insert((r.name.clone(), r.key.clone()));
+            }
+        }
+    }
+    for (key, value) in &secrets {
+        ensure!(
+            referenced.contains(key),
+            "Secret key {}/{} is never used",
+            key.0,
+            key.1
+        );
+        ensure!(
+            value.is_empty(),
+            "the template must not ship a value for {}",
+            key.1
+        );
+    }
+    for name in SECRETS {
+        ensure!(
+            secrets.keys().any(|(_, k)| k == name),
+            "the Secret has no key for {name}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn autoscaler_and_ingress_point_at_the_spinapp() -> Result<()> {
+    let docs = kubernetes_documents()?;
+    let apps = spinapps(&docs)?;
+    let names: BTreeSet<&str> = apps.iter().map(|(_, a)| a.metadata.name.as_str()).collect();
+    for (file, doc) in &docs {
+        match kind(doc) {
+            "HorizontalPodAutoscaler" => {
+                ensure!(
+                    str_at(doc, &["apiVersion"]) == Some("autoscaling/v2"),
+                    "{file}"
+                );
+                let target = |k| str_at(doc, &["spec", "scaleTargetRef", k]);
+                ensure!(target("apiVersion") == Some("apps/v1"), "{file}");
+                ensure!(target("kind") == Some("Deployment"), "{file}");
+                ensure!(target("name").is_some_and(|n| names.contains(n)), "{file}");
+                let min = i64_at(doc, &["spec", "minReplicas"]).unwrap_or(1);
+                let max = i64_at(doc, &["spec", "maxReplicas"]).context("maxReplicas")?;
+                ensure!(
+                    1 <= min && min <= max,
+                    "{file}: 1 <= minReplicas <= maxReplicas"
+                );
+                // The file's note on what Atlassian sees must stay true.
+                let app = &apps.iter().find(|(f, _)| f == file).context("no app")?.1;
+                let per_request: i64 = app
+                    .spec
+                    .variables
+                    .iter()
+                    .find(|v| v.name == UPSTREAM_CONCURRENCY)
+                    .and_then(|v| v.value.as_ref()?.as_str()?.parse().ok())
+                    .context("upstream_concurrency as a plain value")?;
+                let text = read(&format!("deploy/kubernetes/{file}"))?;
+                let note = format!(
+                    "maxReplicas {max} and upstream_concurrency {per_request}, up to\n# {}",
+                    max * per_request
+                );
+                ensure!(
+                    text.contains(&note),
+                    "{file}: the comment should say {note:?}"
+                );
+            }
+            "Ingress" => {
+                ensure!(
+                    str_at(doc, &["apiVersion"]) == Some("networking.k8s.io/v1"),
+                    "{file}"
+                );
+                let rules = doc
+                    .get("spec")
+                    .and_then(|s| s.get("rules"))
+                    .and_then(Value::as_sequence)
+                    .context("rules")?;
+                for rule in rules {
+                    let paths = rule
+                        .get("http")
+                        .and_then(|h| h.get("paths"))
+                        .and_then(Value::as_sequence)
+                        .context("paths")?;
+                    for path in paths {
+                        let service = str_at(path, &["backend", "service", "name"]);
+                        ensure!(service.is_some_and(|s| names.contains(s)), "{file}");
+                        let port = i64_at(path, &["backend", "service", "port", "number"]);
+                        ensure!(port == Some(80), "{file}: the operator's Service is on 80");
+                    }
+                }
+                ensure!(doc["spec"].get("tls").is_some(), "{file}: no tls");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn docs_point_at_files_that_exist() -> Result<()> {
+    let mut texts = Vec::new();
+    for file in DOC_FILES
+        .iter()
+        .copied()
+        .chain(["runtime-config/README.md", "deploy/kubernetes/README.md"])
+    {
+        texts.push((file, read(file)?));
+    }
+    let mut checked = 0;
+    for (file, text) in &texts {
+        for dir in ["runtime-config/", "deploy/kubernetes/"] {
+            for (at, _) in text.match_indices(dir) {
+                let path: String = text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+                    .collect();
+                let path = path.trim_end_matches('.');
+                if path.ends_with(".toml") || path.ends_with(".yaml") || path.ends_with(".md") {
+                    ensure!(
+                        repo_path(path).is_file(),
+                        "{file} mentions {path}, which is missing"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    ensure!(checked > 0, "the docs name no deployment file");
+    Ok(())
+}

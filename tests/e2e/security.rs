@@ -1,0 +1,154 @@
+//! Security properties of the running component: rotation, hashed keys, spoofed headers,
+//! https-only upstreams, and logs free of secrets.
+
+use anyhow::Result;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+use crate::support::*;
+
+fn sha256_hex(s: &str) -> String {
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn status_with_key(env: &Env, key: &str) -> Result<u16> {
+    Ok(env
+        .request(Method::POST, "/")
+        .header("x-api-key", key)
+        .body(r#"{"accountIds": []}"#)
+        .send()
+        .await?
+        .status()
+        .as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_with_overlap_and_hashed_form() -> Result<()> {
+    // During rotation: the old key in plain form, the new one hashed.
+    let both = format!("{KEY},\nsha256:{}", sha256_hex(KEY2));
+    let env = Env::start(Sources::Admin, &[("api_key", &both)]).await?;
+    assert_eq!(status_with_key(&env, KEY).await?, 200);
+    assert_eq!(status_with_key(&env, KEY2).await?, 200);
+    assert_eq!(
+        status_with_key(&env, "neither-key-neither-key-neither-key-00").await?,
+        401
+    );
+    env.finish().await?;
+    // After: only the new key.
+    let after = format!("sha256:{}", sha256_hex(KEY2));
+    let env = Env::start(Sources::Admin, &[("api_key", &after)]).await?;
+    assert_eq!(status_with_key(&env, KEY).await?, 401);
+    assert_eq!(status_with_key(&env, KEY2).await?, 200);
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_spin_headers_change_nothing() -> Result<()> {
+    let env = Env::start(Sources::Admin, &[]).await?;
+    let r = env
+        .request(Method::POST, "/")
+        .header("spin-path-info", "/health")
+        .header("spin-full-url", "http://127.0.0.1/health")
+        .header("spin-client-addr", "127.0.0.1:1")
+        .body(r#"{"accountIds": []}"#)
+        .send()
+        .await?;
+    assert_eq!(r.status(), 401, "no key, whatever the spin-* headers say");
+    let r = env
+        .request(Method::GET, "/health")
+        .header("spin-path-info", "/")
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_a_non_loopback_upstream_is_refused() -> Result<()> {
+    let env = Env::start(
+        Sources::Admin,
+        &[("atlassian_api_url", "http://api.atlassian.com")],
+    )
+    .await?;
+    let r = env
+        .request(Method::POST, "/")
+        .header("x-api-key", KEY)
+        .body(r#"{"accountIds": ["x"]}"#)
+        .send()
+        .await?;
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await?;
+    assert_eq!(v["error"], "not_configured");
+    assert!(v["message"].as_str().unwrap().contains("atlassian_api_url"));
+    let health: Value = env
+        .request(Method::GET, "/health")
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(health["invalid"], json!(["atlassian_api_url"]));
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_reach_atlassian_as_exact_json_values() -> Result<()> {
+    let env = Env::start(Sources::Basic, &[]).await?;
+    let odd = vec![
+        "a&b",
+        "a/b",
+        "..",
+        "%2F",
+        "a?b=c",
+        "q\"uote",
+        "back\\slash",
+        "ünïcödé",
+        "\u{200f}rtl",
+        "qm:x:y",
+    ];
+    let (status, _, _) = env.lookup(json!({ "accountIds": odd })).await?;
+    assert_eq!(status, 200);
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].account_ids, odd);
+    assert_eq!(
+        requests[0].path, "/wiki/api/v2/users-bulk",
+        "ids never touch the URL"
+    );
+    let mut env = env;
+    env.never_logged
+        .extend(odd.iter().filter(|s| s.len() > 3).map(|s| s.to_string()));
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_one_json_line_per_request_without_secrets() -> Result<()> {
+    let env = Env::start(Sources::Chain, &[]).await?;
+    let ids = env.ids();
+    env.lookup(json!({ "accountIds": ids })).await?;
+    env.lookup(json!({ "accountIds": ids, "includeUnresolved": true }))
+        .await?;
+    env.request(Method::POST, "/")
+        .header("x-api-key", "wrong-wrong-wrong-wrong-wrong-wrong")
+        .body("{}")
+        .send()
+        .await?;
+    env.request(Method::GET, "/health").send().await?;
+    let log = std::fs::read_to_string(env.server.log_dir().join("identity-accessor_stdout.txt"))?;
+    let lines: Vec<Value> = log
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["idsDistinct"], 32);
+    assert_eq!(lines[0]["upstreamCalls"], 2);
+    assert_eq!(lines[2]["error"], "unauthorized");
+    assert_eq!(lines[3]["route"], "/health");
+    let mut env = env;
+    env.never_logged.push("wrong-wrong-wrong".into());
+    env.finish().await
+}

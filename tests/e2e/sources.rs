@@ -1,0 +1,183 @@
+//! Each source alone and the chain, chunking and pagination, checked against the exact upstream
+//! traffic the fake recorded.
+
+use anyhow::Result;
+use fake_atlassian::{AuthKind, Directory, Endpoint};
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_source_alone_resolves_managed_accounts_whatever_their_visibility() -> Result<()> {
+    let env = Env::start(Sources::Admin, &[]).await?;
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Admin, false)
+    );
+    assert!(env
+        .directory
+        .users
+        .iter()
+        .any(|u| u.managed && u.is_hidden()));
+    assert_eq!(body.as_array().unwrap().len(), 16);
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].endpoint, Some(Endpoint::AdminSearch));
+    assert_eq!(requests[0].auth, AuthKind::Bearer);
+    assert_eq!(requests[0].account_ids, ids);
+    assert_eq!(requests[0].limit, Some(50));
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluence_basic_alone_resolves_visible_emails_only() -> Result<()> {
+    let env = Env::start(Sources::Basic, &[]).await?;
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Basic, false)
+    );
+    assert_eq!(body.as_array().unwrap().len(), 16);
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].endpoint, Some(Endpoint::UsersBulk));
+    assert_eq!(requests[0].path, "/wiki/api/v2/users-bulk");
+    assert_eq!(requests[0].auth, AuthKind::Basic);
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluence_bearer_goes_through_ex_confluence_cloud_id() -> Result<()> {
+    let env = Env::start(Sources::Bearer, &[]).await?;
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Bearer, false)
+    );
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 1);
+    let cloud_id = &env.fake.credentials().cloud_id;
+    assert_eq!(
+        requests[0].path,
+        format!("/ex/confluence/{cloud_id}/wiki/api/v2/users-bulk")
+    );
+    assert_eq!(requests[0].auth, AuthKind::Bearer);
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_asks_confluence_only_for_what_admin_left_unresolved() -> Result<()> {
+    let env = Env::start(Sources::Chain, &[]).await?;
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Chain, false)
+    );
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].endpoint, Some(Endpoint::AdminSearch));
+    assert_eq!(requests[1].endpoint, Some(Endpoint::UsersBulk));
+    let unmanaged: Vec<String> = env
+        .directory
+        .users
+        .iter()
+        .filter(|u| !u.managed)
+        .map(|u| u.account_id.clone())
+        .collect();
+    assert_eq!(requests[1].account_ids, unmanaged);
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_source_order_is_followed() -> Result<()> {
+    let env = Env::start(Sources::Chain, &[("email_sources", "confluence,admin")]).await?;
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Chain, false)
+    );
+    let requests = env.fake.requests();
+    assert_eq!(requests[0].endpoint, Some(Endpoint::UsersBulk));
+    assert_eq!(requests[1].endpoint, Some(Endpoint::AdminSearch));
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_ids_take_the_minimum_number_of_calls() -> Result<()> {
+    let directory = Directory::generated(1000);
+    let env = Env::with_directory(directory, Sources::Chain, &[]).await?;
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Chain, false)
+    );
+    // Admin: 1000 / 50 = 20 calls; Confluence: the 333 unmanaged ids / 250 = 2 calls.
+    let requests = env.fake.requests();
+    let admin: Vec<_> = requests
+        .iter()
+        .filter(|r| r.endpoint == Some(Endpoint::AdminSearch))
+        .collect();
+    let bulk: Vec<_> = requests
+        .iter()
+        .filter(|r| r.endpoint == Some(Endpoint::UsersBulk))
+        .collect();
+    assert_eq!((admin.len(), bulk.len()), (20, 2));
+    assert!(admin.iter().all(|r| r.account_ids.len() == 50));
+    let mut sizes: Vec<usize> = bulk.iter().map(|r| r.account_ids.len()).collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![83, 250]);
+    let mut asked: Vec<String> = admin.iter().flat_map(|r| r.account_ids.clone()).collect();
+    asked.sort();
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(asked, all, "each id asked of admin exactly once");
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluence_alone_chunks_at_250() -> Result<()> {
+    let env = Env::with_directory(Directory::generated(1000), Sources::Basic, &[]).await?;
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Basic, false)
+    );
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 4);
+    assert!(requests.iter().all(|r| r.account_ids.len() == 250));
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_pagination_follows_links_next() -> Result<()> {
+    let env = Env::with_directory(Directory::generated(100), Sources::Admin, &[]).await?;
+    env.fake.set_admin_page_cap(Some(20));
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Admin, false)
+    );
+    // Two chunks of 50 ids, each holding 33 or 34 managed users: 2 pages of 20 each.
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 4);
+    let follow_ups: Vec<_> = requests.iter().filter(|r| r.cursor.is_some()).collect();
+    assert_eq!(follow_ups.len(), 2);
+    env.finish().await
+}

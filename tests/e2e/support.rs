@@ -1,0 +1,296 @@
+//! Shared set-up: the compiled component, a server per test, expectations from the directory.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use fake_atlassian::{Credentials, Directory, FakeAtlassian, User};
+use serde_json::Value;
+
+/// The caller key every test server accepts.
+pub const KEY: &str = "e2e-test-key-0123456789abcdef0123456789";
+/// A second key, for rotation tests.
+pub const KEY2: &str = "e2e-rotated-key-fedcba9876543210fedcba98";
+
+static APP: OnceLock<Arc<devhost::App>> = OnceLock::new();
+static LOG_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds the component once, into its own target dir (the outer `cargo test` owns `target/`).
+fn build_wasm() -> PathBuf {
+    if let Some(path) = std::env::var_os("IDENTITY_ACCESSOR_WASM") {
+        return PathBuf::from(path);
+    }
+    let target_dir = root().join("target/e2e-wasm");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--release",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(root())
+        .status()
+        .expect("run cargo build for the component");
+    assert!(status.success(), "building the component failed");
+    target_dir.join("wasm32-wasip2/release/identity_accessor.wasm")
+}
+
+/// The compiled component, loaded once for the whole run.
+pub fn app() -> Arc<devhost::App> {
+    APP.get_or_init(|| {
+        let wasm = build_wasm();
+        Arc::new(
+            devhost::App::load_with_source(&root().join("spin.toml"), &wasm)
+                .expect("devhost loads spin.toml and the component"),
+        )
+    })
+    .clone()
+}
+
+/// Which sources a test server is configured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sources {
+    /// The admin API only.
+    Admin,
+    /// Confluence with basic auth only.
+    Basic,
+    /// Confluence with a bearer token through `/ex/confluence/{cloudId}`.
+    Bearer,
+    /// Admin, then Confluence basic.
+    Chain,
+}
+
+impl Sources {
+    pub fn admin(self) -> bool {
+        matches!(self, Sources::Admin | Sources::Chain)
+    }
+    pub fn confluence(self) -> bool {
+        !matches!(self, Sources::Admin)
+    }
+}
+
+/// A running test environment.
+pub struct Env {
+    pub fake: FakeAtlassian,
+    pub server: devhost::Server,
+    pub client: reqwest::Client,
+    pub directory: Directory,
+    /// Extra strings that must never reach a log (beyond keys, credentials and the directory).
+    pub never_logged: Vec<String>,
+}
+
+/// The variables that point a server at `fake` with `sources`.
+pub fn source_vars(fake: &FakeAtlassian, sources: Sources) -> Vec<(String, String)> {
+    let c: &Credentials = fake.credentials();
+    let mut v = vec![
+        ("api_key".to_string(), KEY.to_string()),
+        ("atlassian_api_url".to_string(), fake.url()),
+    ];
+    if sources.admin() {
+        v.push(("atlassian_org_id".into(), c.org_id.clone()));
+        v.push(("atlassian_admin_api_key".into(), c.admin_api_key.clone()));
+    }
+    match sources {
+        Sources::Basic | Sources::Chain => {
+            v.push(("confluence_url".into(), fake.url()));
+            v.push(("confluence_email".into(), c.site_email.clone()));
+            v.push(("confluence_api_token".into(), c.site_api_token.clone()));
+        }
+        Sources::Bearer => {
+            v.push(("confluence_bearer_token".into(), c.bearer_token.clone()));
+            v.push(("confluence_cloud_id".into(), c.cloud_id.clone()));
+        }
+        Sources::Admin => {}
+    }
+    v
+}
+
+/// Overrides or adds variables.
+pub fn with(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    vars
+}
+
+/// Starts a fake Atlassian with `directory`.
+pub async fn fake(directory: Directory) -> Result<FakeAtlassian> {
+    FakeAtlassian::start(
+        "127.0.0.1:0".parse::<SocketAddr>()?,
+        directory,
+        Credentials::default(),
+    )
+    .await
+}
+
+/// Serves the component with exactly `variables`.
+pub async fn serve(variables: Vec<(String, String)>) -> Result<devhost::Server> {
+    let n = LOG_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let log_dir = root()
+        .join("target/e2e-logs")
+        .join(format!("{}-{n}", std::process::id()));
+    app()
+        .serve(devhost::UpOptions {
+            listen: Some("127.0.0.1:0".parse()?),
+            variables,
+            env: HashMap::new(),
+            log_dir: Some(log_dir),
+            echo_logs: false,
+        })
+        .await
+}
+
+impl Env {
+    /// A fake with the demo directory and a server using `sources`, plus `extra` variables.
+    pub async fn start(sources: Sources, extra: &[(&str, &str)]) -> Result<Env> {
+        Env::with_directory(Directory::demo(), sources, extra).await
+    }
+
+    /// As [`Env::start`] with another directory.
+    pub async fn with_directory(
+        directory: Directory,
+        sources: Sources,
+        extra: &[(&str, &str)],
+    ) -> Result<Env> {
+        let fake = fake(directory.clone()).await?;
+        let server = serve(with(source_vars(&fake, sources), extra)).await?;
+        Ok(Env {
+            fake,
+            server,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?,
+            directory,
+            never_logged: Vec::new(),
+        })
+    }
+
+    /// `POST /` with the test key and a JSON body.
+    pub async fn lookup(&self, body: Value) -> Result<(u16, reqwest::header::HeaderMap, Value)> {
+        let r = self
+            .client
+            .post(self.server.url() + "/")
+            .header("x-api-key", KEY)
+            .json(&body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await?;
+        let json = serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "non-JSON answer {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })?;
+        Ok((status, headers, json))
+    }
+
+    /// A request builder on `path`.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.server.url() + path)
+    }
+
+    /// Every account id of the directory, in directory order.
+    pub fn ids(&self) -> Vec<String> {
+        self.directory
+            .users
+            .iter()
+            .map(|u| u.account_id.clone())
+            .collect()
+    }
+
+    /// Stops everything and checks the component's logs hold no secret, email or id.
+    pub async fn finish(self) -> Result<()> {
+        let log_dir = self.server.log_dir().to_path_buf();
+        let mut forbidden: Vec<String> = vec![KEY.into(), KEY2.into()];
+        let c = self.fake.credentials();
+        forbidden.extend([
+            c.admin_api_key.clone(),
+            c.site_api_token.clone(),
+            c.bearer_token.clone(),
+            c.app_token.clone(),
+            c.site_email.clone(),
+        ]);
+        for u in &self.directory.users {
+            forbidden.push(u.email.clone());
+            forbidden.push(u.account_id.clone());
+        }
+        forbidden.extend(self.never_logged.iter().cloned());
+        self.server.shutdown().await;
+        self.fake.shutdown().await;
+        assert_logs_clean(&log_dir, &forbidden)
+    }
+}
+
+/// Fails if any file in `dir` holds any of `forbidden`, or an `@`.
+pub fn assert_logs_clean(dir: &Path, forbidden: &[String]) -> Result<()> {
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("log dir {}", dir.display()))? {
+        let path = entry?.path();
+        let text = std::fs::read_to_string(&path)?;
+        scanned += text.lines().count();
+        for secret in forbidden {
+            ensure!(
+                !text.contains(secret.as_str()),
+                "{} holds a forbidden value",
+                path.display()
+            );
+        }
+        ensure!(
+            !text.contains('@'),
+            "{} holds an email-like value",
+            path.display()
+        );
+    }
+    ensure!(
+        scanned > 0,
+        "no log lines were captured in {}",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// What the component must answer for `user` with `sources`.
+pub fn expected_email(user: &User, sources: Sources) -> Option<String> {
+    if sources.admin() && user.managed {
+        return Some(user.email.clone());
+    }
+    if sources.confluence() && !user.is_hidden() {
+        return Some(user.email.clone());
+    }
+    None
+}
+
+/// The expected answer for `ids` (in order, duplicates allowed, unknown ids allowed).
+pub fn expected_answer(
+    directory: &Directory,
+    ids: &[String],
+    sources: Sources,
+    include_unresolved: bool,
+) -> Value {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for id in ids {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let email = directory.get(id).and_then(|u| expected_email(u, sources));
+        if email.is_some() || include_unresolved {
+            out.push(serde_json::json!({"accountId": id, "emailAddress": email}));
+        }
+    }
+    Value::Array(out)
+}
