@@ -67,8 +67,10 @@ fn cursor_of(next: &str) -> Option<String> {
     Some(next.to_string())
 }
 
-fn parse_page(response: &OutboundResponse) -> Option<(Vec<RawPair>, Option<String>)> {
-    let page: Page = serde_json::from_slice(&response.body).ok()?;
+/// Parses one page of the admin search: its `(accountId, email)` pairs and the next cursor.
+/// `None` when the body is not a page (the retry policy treats that as a transient fault).
+pub fn parse_page(body: &[u8]) -> Option<(Vec<RawPair>, Option<String>)> {
+    let page: Page = serde_json::from_slice(body).ok()?;
     let next = page.links.and_then(|l| l.next).and_then(|n| cursor_of(&n));
     Some((
         page.data
@@ -114,7 +116,7 @@ impl AdminSource {
                 ctx,
                 SourceKind::Admin,
                 || self.request(chunk, cursors.last().map(String::as_str)),
-                parse_page,
+                |response: &OutboundResponse| parse_page(&response.body),
             )
             .await?;
             pairs.extend(users);

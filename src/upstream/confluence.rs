@@ -52,8 +52,9 @@ struct User {
     email: Option<String>,
 }
 
-fn parse_bulk(response: &OutboundResponse) -> Option<Vec<RawPair>> {
-    let bulk: Bulk = serde_json::from_slice(&response.body).ok()?;
+/// Parses a `users-bulk` answer into `(accountId, email)` pairs; `None` when it is not one.
+pub fn parse_bulk(body: &[u8]) -> Option<Vec<RawPair>> {
+    let bulk: Bulk = serde_json::from_slice(body).ok()?;
     Some(
         bulk.results
             .into_iter()
@@ -99,7 +100,7 @@ impl ConfluenceSource {
                 headers: json_headers(self.authorization()),
                 body: body.clone(),
             },
-            parse_bulk,
+            |response: &OutboundResponse| parse_bulk(&response.body),
         )
         .await?;
         Ok(keep_requested(chunk, pairs))

@@ -169,7 +169,7 @@ impl CallContext<'_> {
 }
 
 /// `(accountId, email)` as an upstream answer gives them, either possibly absent.
-pub(crate) type RawPair = (Option<String>, Option<String>);
+pub type RawPair = (Option<String>, Option<String>);
 
 /// Keeps the pairs whose id was asked for in `chunk` and whose email is not blank, first
 /// occurrence of each id only.
