@@ -163,6 +163,66 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// The Confluence source from its settings, in this order of preference:
+    /// - `confluence_bearer_token` + `confluence_cloud_id`: Bearer through
+    ///   `{atlassian_api_url}/ex/confluence/{cloudId}` (OAuth 2.0 access tokens);
+    /// - `confluence_email` + `confluence_api_token` + `confluence_url`: Basic to the site
+    ///   (classic API tokens);
+    /// - `confluence_email` + `confluence_api_token` + `confluence_cloud_id` (no URL): Basic
+    ///   through the gateway (scoped API tokens of users and service accounts, which the site
+    ///   URL refuses).
+    ///
+    /// Anything less names what is missing.
+    fn confluence(
+        &mut self,
+        api_url: &str,
+        site_url: &str,
+        email: &str,
+        token: &str,
+        bearer: &str,
+        cloud_id: &str,
+    ) -> Option<ConfluenceSource> {
+        if !cloud_id.is_empty() && !is_path_safe(cloud_id) {
+            self.errors.invalid.push((
+                CONFLUENCE_CLOUD_ID,
+                "may hold only letters, digits, - and _",
+            ));
+            return None;
+        }
+        let gateway = format!("{api_url}/ex/confluence/{cloud_id}");
+        let basic = || ConfluenceAuth::Basic {
+            email: email.to_string(),
+            token: Secret::new(token),
+        };
+        if !bearer.is_empty() {
+            self.require(CONFLUENCE_CLOUD_ID, cloud_id);
+            return (!cloud_id.is_empty() && !api_url.is_empty()).then(|| {
+                ConfluenceSource::new(&gateway, ConfluenceAuth::Bearer(Secret::new(bearer)))
+            });
+        }
+        self.require(CONFLUENCE_EMAIL, email);
+        self.require(CONFLUENCE_API_TOKEN, token);
+        if site_url.is_empty() && cloud_id.is_empty() {
+            self.require(CONFLUENCE_URL, site_url);
+            return None;
+        }
+        if email.is_empty() || token.is_empty() {
+            return None;
+        }
+        if site_url.is_empty() {
+            return (!api_url.is_empty()).then(|| ConfluenceSource::new(&gateway, basic()));
+        }
+        match parse_base_url(site_url) {
+            Ok(url) => Some(ConfluenceSource::new(&url, basic())),
+            Err(why) => {
+                self.errors.invalid.push((CONFLUENCE_URL, why));
+                None
+            }
+        }
+    }
+}
+
 /// Which source a name in `email_sources` means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SourceName {
@@ -377,42 +437,15 @@ impl Config {
                     }
                 }
                 SourceName::Confluence => {
-                    let bearer_complete = !bearer.is_empty() && !cloud_id.is_empty();
-                    let basic_complete =
-                        !site_url.is_empty() && !site_email.is_empty() && !site_token.is_empty();
-                    if bearer_complete || (bearer_present && !basic_complete) {
-                        r.require(CONFLUENCE_BEARER_TOKEN, &bearer);
-                        r.require(CONFLUENCE_CLOUD_ID, &cloud_id);
-                        if !cloud_id.is_empty() && !is_path_safe(&cloud_id) {
-                            r.errors.invalid.push((
-                                CONFLUENCE_CLOUD_ID,
-                                "may hold only letters, digits, - and _",
-                            ));
-                        } else if bearer_complete && !api_url.is_empty() {
-                            sources.push(Source::Confluence(ConfluenceSource::new(
-                                &format!("{api_url}/ex/confluence/{cloud_id}"),
-                                ConfluenceAuth::Bearer(Secret::new(bearer.clone())),
-                            )));
-                        }
-                    } else {
-                        r.require(CONFLUENCE_URL, &site_url);
-                        r.require(CONFLUENCE_EMAIL, &site_email);
-                        r.require(CONFLUENCE_API_TOKEN, &site_token);
-                        if !site_url.is_empty() {
-                            match parse_base_url(&site_url) {
-                                Ok(url) if basic_complete => {
-                                    sources.push(Source::Confluence(ConfluenceSource::new(
-                                        &url,
-                                        ConfluenceAuth::Basic {
-                                            email: site_email.clone(),
-                                            token: Secret::new(site_token.clone()),
-                                        },
-                                    )))
-                                }
-                                Ok(_) => {}
-                                Err(why) => r.errors.invalid.push((CONFLUENCE_URL, why)),
-                            }
-                        }
+                    if let Some(source) = r.confluence(
+                        &api_url,
+                        &site_url,
+                        &site_email,
+                        &site_token,
+                        &bearer,
+                        &cloud_id,
+                    ) {
+                        sources.push(Source::Confluence(source));
                     }
                 }
             }
@@ -570,6 +603,46 @@ pub(crate) mod tests {
         let v = [(API_KEY, KEY), (CONFLUENCE_BEARER_TOKEN, "t")];
         let e = Config::load(&vars(&v)).unwrap_err();
         assert_eq!(e.missing, vec![CONFLUENCE_CLOUD_ID]);
+    }
+
+    #[test]
+    fn scoped_token_goes_basic_through_the_gateway() {
+        let v = [
+            (API_KEY, KEY),
+            (CONFLUENCE_EMAIL, "svc@acme.example"),
+            (CONFLUENCE_API_TOKEN, "scoped-token"),
+            (CONFLUENCE_CLOUD_ID, "cloud-1"),
+        ];
+        let c = Config::load(&vars(&v)).unwrap();
+        let debug = format!("{:?}", c.sources[0]);
+        assert!(
+            debug
+                .contains("https://api.atlassian.com/ex/confluence/cloud-1/wiki/api/v2/users-bulk"),
+            "{debug}"
+        );
+        assert!(debug.contains("Basic"), "{debug}");
+        assert!(!debug.contains("scoped-token"), "{debug}");
+    }
+
+    #[test]
+    fn bearer_wins_over_basic_when_both_are_complete() {
+        let v = [
+            (API_KEY, KEY),
+            (CONFLUENCE_URL, "https://acme.atlassian.net"),
+            (CONFLUENCE_EMAIL, "bot@acme.example"),
+            (CONFLUENCE_API_TOKEN, "tok"),
+            (CONFLUENCE_BEARER_TOKEN, "oauth"),
+            (CONFLUENCE_CLOUD_ID, "cloud-1"),
+        ];
+        let c = Config::load(&vars(&v)).unwrap();
+        assert!(format!("{:?}", c.sources[0]).contains("Bearer"));
+    }
+
+    #[test]
+    fn cloud_id_alone_names_the_basic_credentials() {
+        let v = [(API_KEY, KEY), (CONFLUENCE_CLOUD_ID, "cloud-1")];
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.missing, vec![CONFLUENCE_EMAIL, CONFLUENCE_API_TOKEN]);
     }
 
     #[test]

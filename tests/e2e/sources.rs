@@ -181,3 +181,41 @@ async fn admin_pagination_follows_links_next() -> Result<()> {
     assert_eq!(follow_ups.len(), 2);
     env.finish().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_api_token_goes_basic_through_ex_confluence_cloud_id() -> Result<()> {
+    // A scoped API token (user or service account) is Basic email:token, accepted only through
+    // the gateway; the site URL refuses it.
+    let fake = fake(Directory::demo()).await?;
+    let c = fake.credentials().clone();
+    let server = serve(vec![
+        ("api_key".into(), KEY.into()),
+        ("atlassian_api_url".into(), fake.url()),
+        ("confluence_email".into(), c.site_email.clone()),
+        ("confluence_api_token".into(), c.scoped_api_token.clone()),
+        ("confluence_cloud_id".into(), c.cloud_id.clone()),
+    ])
+    .await?;
+    let env = Env {
+        fake,
+        server,
+        client: reqwest::Client::new(),
+        directory: Directory::demo(),
+        never_logged: Vec::new(),
+    };
+    let ids = env.ids();
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        expected_answer(&env.directory, &ids, Sources::Bearer, false)
+    );
+    let requests = env.fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].path,
+        format!("/ex/confluence/{}/wiki/api/v2/users-bulk", c.cloud_id)
+    );
+    assert_eq!(requests[0].auth, AuthKind::Basic);
+    env.finish().await
+}

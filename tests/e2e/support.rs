@@ -189,6 +189,7 @@ impl Env {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().await?;
+        record_answer(&self.server.url(), status, &bytes);
         let json = serde_json::from_slice(&bytes).with_context(|| {
             format!(
                 "non-JSON answer {status}: {}",
@@ -212,14 +213,29 @@ impl Env {
             .collect()
     }
 
-    /// Stops everything and checks the component's logs hold no secret, email or id.
-    pub async fn finish(self) -> Result<()> {
-        let log_dir = self.server.log_dir().to_path_buf();
+    /// Sends `request` (built from [`Env::request`] or `self.client`), reads the whole answer,
+    /// and records a non-2xx body for the audit, as [`Env::lookup`] does.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
+        let r = request.send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await?.to_vec();
+        record_answer(&self.server.url(), status, &bytes);
+        Ok((status, headers, bytes))
+    }
+
+    /// What must never reach a log or an error body of this environment: the caller keys, the
+    /// fake's credentials, every email and account id of the directory, and `never_logged`.
+    pub fn forbidden(&self) -> Vec<String> {
         let mut forbidden: Vec<String> = vec![KEY.into(), KEY2.into()];
         let c = self.fake.credentials();
         forbidden.extend([
             c.admin_api_key.clone(),
             c.site_api_token.clone(),
+            c.scoped_api_token.clone(),
             c.bearer_token.clone(),
             c.app_token.clone(),
             c.site_email.clone(),
@@ -229,10 +245,165 @@ impl Env {
             forbidden.push(u.account_id.clone());
         }
         forbidden.extend(self.never_logged.iter().cloned());
+        forbidden
+    }
+
+    /// Stops everything and checks the component's logs, and every error body this
+    /// environment's server answered through [`Env::lookup`] or [`Env::send`], hold no secret,
+    /// email or id.
+    pub async fn finish(self) -> Result<()> {
+        let log_dir = self.server.log_dir().to_path_buf();
+        let url = self.server.url();
+        let forbidden = self.forbidden();
+        remember_forbidden(&forbidden);
+        // The component prints its log line after the answer's last byte: wait for the lines
+        // of the requests this environment sent, so none escapes the scan.
+        wait_for_log_lines(&log_dir, answers_from(&url)).await;
         self.server.shutdown().await;
         self.fake.shutdown().await;
-        assert_logs_clean(&log_dir, &forbidden)
+        assert_logs_clean(&log_dir, &forbidden)?;
+        let bodies: Vec<String> = error_bodies()
+            .into_iter()
+            .filter(|b| b.server == url)
+            .map(|b| b.body)
+            .collect();
+        assert_bodies_clean(&bodies, &forbidden)
     }
+}
+
+/// A non-2xx answer the suite received, kept for the privacy audit.
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
+    /// The server that answered (`http://127.0.0.1:PORT`).
+    pub server: String,
+    /// The status.
+    pub status: u16,
+    /// The body, lossily decoded.
+    pub body: String,
+}
+
+/// Every non-2xx answer received in this process through [`Env::lookup`] / [`Env::send`].
+static ERROR_BODIES: std::sync::Mutex<Vec<ErrorBody>> = std::sync::Mutex::new(Vec::new());
+/// Forbidden values of every environment finished in this process, for the whole-run audit.
+static FORBIDDEN_SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// How many answers each server gave through [`Env::lookup`] / [`Env::send`].
+static ANSWERS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// How many answers `server` gave through [`Env::lookup`] / [`Env::send`].
+pub fn answers_from(server: &str) -> usize {
+    ANSWERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find(|(s, _)| s == server)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Lines in the component stdout logs of `dir`.
+fn stdout_lines(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_stdout.txt"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|text| text.lines().count())
+        .sum()
+}
+
+/// Waits (at most 2 s) until the stdout logs in `dir` hold at least `lines` lines.
+pub async fn wait_for_log_lines(dir: &Path, lines: usize) {
+    let started = std::time::Instant::now();
+    while stdout_lines(dir) < lines && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Counts an answer of `server`, and records its body for the audit when it is not a 2xx.
+pub fn record_answer(server: &str, status: u16, body: &[u8]) {
+    {
+        let mut answers = ANSWERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match answers.iter_mut().find(|(s, _)| s == server) {
+            Some((_, n)) => *n += 1,
+            None => answers.push((server.to_string(), 1)),
+        }
+    }
+    if !(200..300).contains(&status) {
+        ERROR_BODIES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(ErrorBody {
+                server: server.to_string(),
+                status,
+                body: String::from_utf8_lossy(body).into_owned(),
+            });
+    }
+}
+
+/// A snapshot of every non-2xx answer recorded so far in this process.
+pub fn error_bodies() -> Vec<ErrorBody> {
+    ERROR_BODIES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// Adds `values` to the process-wide list the whole-run audit scans for.
+pub fn remember_forbidden(values: &[String]) {
+    let mut seen = FORBIDDEN_SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for v in values {
+        if !seen.contains(v) {
+            seen.push(v.clone());
+        }
+    }
+}
+
+/// Every forbidden value of the environments finished so far in this process.
+pub fn forbidden_seen() -> Vec<String> {
+    FORBIDDEN_SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// Fails if any body holds any of `forbidden`, or an `@`.
+pub fn assert_bodies_clean(bodies: &[String], forbidden: &[String]) -> Result<()> {
+    for body in bodies {
+        for secret in forbidden {
+            ensure!(
+                !body.contains(secret.as_str()),
+                "an error body holds a forbidden value: {}",
+                body.replace(secret.as_str(), "***")
+            );
+        }
+        ensure!(
+            !body.contains('@'),
+            "an error body holds an email-like value: {}",
+            body.replace('@', "(at)")
+        );
+    }
+    Ok(())
+}
+
+/// The component log directories of this process (`target/e2e-logs/<pid>-<n>`).
+pub fn this_run_log_dirs() -> Result<Vec<PathBuf>> {
+    let prefix = format!("{}-", std::process::id());
+    let mut dirs = Vec::new();
+    let base = root().join("target/e2e-logs");
+    for entry in std::fs::read_dir(&base).with_context(|| format!("{}", base.display()))? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) && entry.path().is_dir() {
+            dirs.push(entry.path());
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }
 
 /// Fails if any file in `dir` holds any of `forbidden`, or an `@`.

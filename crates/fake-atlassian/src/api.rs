@@ -5,7 +5,8 @@
 //! - admin search: only `Bearer <admin_api_key>`, else 401; then a wrong `{orgId}` is 404;
 //! - users-bulk on the site path: only `Basic base64(site_email:site_api_token)` (a Bearer token
 //!   on the site URL is 401, as for scoped tokens); under `/ex/confluence/{cloudId}`: only
-//!   `Bearer <bearer_token>`;
+//!   `Bearer <bearer_token>` (OAuth) or `Basic base64(site_email:scoped_api_token)` (a scoped API
+//!   token, which the site path refuses);
 //! - the privacy email API (both base paths): only `Bearer <app_token>`; the other valid
 //!   Confluence credentials (site Basic, bearer token) get 400 "App is not approved to access
 //!   email"; anything else is 401.
@@ -158,6 +159,7 @@ impl Call<'_> {
 enum Cred {
     AdminKey,
     SiteBasic,
+    ScopedBasic,
     ScopedBearer,
     App,
     Invalid,
@@ -169,9 +171,14 @@ fn classify(credentials: &Credentials, authorization: Option<&str>) -> Cred {
     };
     let token = token.trim();
     if scheme.eq_ignore_ascii_case("basic") {
-        let expected = format!("{}:{}", credentials.site_email, credentials.site_api_token);
+        let site = format!("{}:{}", credentials.site_email, credentials.site_api_token);
+        let scoped = format!(
+            "{}:{}",
+            credentials.site_email, credentials.scoped_api_token
+        );
         match STANDARD.decode(token) {
-            Ok(decoded) if decoded == expected.as_bytes() => Cred::SiteBasic,
+            Ok(decoded) if decoded == site.as_bytes() => Cred::SiteBasic,
+            Ok(decoded) if decoded == scoped.as_bytes() => Cred::ScopedBasic,
             _ => Cred::Invalid,
         }
     } else if scheme.eq_ignore_ascii_case("bearer") {
@@ -222,10 +229,10 @@ pub(crate) fn answer(state: &State, call: &Call<'_>) -> Reply {
                 return reply;
             }
             let allowed = match base {
-                Base::Site => Cred::SiteBasic,
-                Base::Gateway(_) => Cred::ScopedBearer,
+                Base::Site => cred == Cred::SiteBasic,
+                Base::Gateway(_) => matches!(cred, Cred::ScopedBearer | Cred::ScopedBasic),
             };
-            if cred != allowed {
+            if !allowed {
                 return unauthorized();
             }
             users_bulk(state, call.body)
@@ -236,7 +243,7 @@ pub(crate) fn answer(state: &State, call: &Call<'_>) -> Reply {
             }
             match cred {
                 Cred::App => {}
-                Cred::SiteBasic | Cred::ScopedBearer => {
+                Cred::SiteBasic | Cred::ScopedBasic | Cred::ScopedBearer => {
                     return bad_request("App is not approved to access email")
                 }
                 Cred::AdminKey | Cred::Invalid => return unauthorized(),

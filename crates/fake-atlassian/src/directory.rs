@@ -259,7 +259,10 @@ pub struct Credentials {
     pub site_email: String,
     /// The classic API token for the site URL (`Authorization: Basic`).
     pub site_api_token: String,
-    /// A scoped token / OAuth bearer for `/ex/confluence/{cloudId}` (`Authorization: Bearer`).
+    /// A scoped API token (user or service account): `Authorization: Basic
+    /// base64(site_email:scoped_api_token)`, accepted only under `/ex/confluence/{cloudId}`.
+    pub scoped_api_token: String,
+    /// An OAuth 2.0 access token for `/ex/confluence/{cloudId}` (`Authorization: Bearer`).
     pub bearer_token: String,
     /// The site's cloud id in gateway paths.
     pub cloud_id: String,
@@ -275,6 +278,7 @@ impl Default for Credentials {
             admin_api_key: "fake-admin-api-key-0123456789abcdef".to_owned(),
             site_email: "bot@example.com".to_owned(),
             site_api_token: "fake-site-api-token-0123456789".to_owned(),
+            scoped_api_token: "fake-scoped-api-token-0123456789".to_owned(),
             bearer_token: "fake-bearer-token-0123456789".to_owned(),
             cloud_id: "11111111-2222-3333-4444-555555555555".to_owned(),
             app_token: "fake-app-token-0123456789".to_owned(),

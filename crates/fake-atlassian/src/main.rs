@@ -43,7 +43,10 @@ struct Args {
     /// Site classic API token (Basic).
     #[arg(long)]
     site_api_token: Option<String>,
-    /// Scoped / OAuth bearer token for /ex/confluence/{cloudId}.
+    /// Scoped API token (Basic with the site email) for /ex/confluence/{cloudId}.
+    #[arg(long)]
+    scoped_api_token: Option<String>,
+    /// OAuth bearer token for /ex/confluence/{cloudId}.
     #[arg(long)]
     bearer_token: Option<String>,
     /// Cloud id in gateway paths.
@@ -70,6 +73,7 @@ impl Args {
             (&self.admin_api_key, &mut c.admin_api_key),
             (&self.site_email, &mut c.site_email),
             (&self.site_api_token, &mut c.site_api_token),
+            (&self.scoped_api_token, &mut c.scoped_api_token),
             (&self.bearer_token, &mut c.bearer_token),
             (&self.cloud_id, &mut c.cloud_id),
             (&self.app_token, &mut c.app_token),
@@ -103,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  site URL:       {url}  (Basic site email + API token)");
     println!(
-        "  gateway URL:    {url}/ex/confluence/{}  (Bearer token)",
+        "  gateway URL:    {url}/ex/confluence/{}  (Bearer token, or Basic site email + scoped token)",
         c.cloud_id
     );
     println!("  control API:    {url}/__control/");
@@ -112,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  admin API key:  {}", c.admin_api_key);
     println!("  site email:     {}", c.site_email);
     println!("  site API token: {}", c.site_api_token);
+    println!("  scoped token:   {}", c.scoped_api_token);
     println!("  bearer token:   {}", c.bearer_token);
     println!("  cloud id:       {}", c.cloud_id);
     println!("  app token:      {}", c.app_token);
