@@ -170,7 +170,9 @@ impl ApiError {
                 "A valid API key is required in the X-Api-Key header.".to_string()
             }
             ApiError::NotFound => {
-                "No such route: POST / looks up emails, GET /health reports readiness.".to_string()
+                "No such route: POST / looks up emails, GET /health reports readiness, GET /admin is \
+                 the admin page."
+                    .to_string()
             }
             ApiError::MethodNotAllowed { allow } => {
                 format!("This route accepts only {allow}.")

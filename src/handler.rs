@@ -8,14 +8,18 @@
 //! 5. the body parses and its ids pass the limits (else `400`);
 //! 6. the ids are resolved before the request deadline (else `502`/`503`/`504`).
 //!
-//! `GET /health` needs no key and reports only whether configuration is complete. Every answer
-//! carries `X-Request-Id`, `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
+//! `GET /health` needs no key and reports only whether configuration is complete.
+//! `GET /admin`, `/admin/app.js`, `/admin/app.css` and `/admin/favicon.svg` (no key) are the admin page; its
+//! `GET /admin/status` checks the key exactly like `POST /` but answers even when a source is
+//! misconfigured (see [`crate::admin`]). Every answer carries `X-Request-Id`,
+//! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
 
 use std::time::Duration;
 
 use futures::future::{self, Either, LocalBoxFuture};
 use serde::Serialize;
 
+use crate::admin;
 use crate::config::{Config, ConfigError};
 use crate::error::{ApiError, Response};
 use crate::log::{method_name, rfc3339, RequestLog};
@@ -118,6 +122,11 @@ fn route(path_with_query: &str) -> &'static str {
     match path {
         "" | "/" => "/",
         "/health" => "/health",
+        "/admin" => "/admin",
+        "/admin/app.js" => "/admin/app.js",
+        "/admin/app.css" => "/admin/app.css",
+        "/admin/favicon.svg" => "/admin/favicon.svg",
+        "/admin/status" => "/admin/status",
         _ => "unknown",
     }
 }
@@ -141,7 +150,15 @@ pub async fn handle<B: Body>(
         "/" if log.method == "POST" => lookup(request, platform, &mut log, &stats).await,
         "/" => Err(ApiError::MethodNotAllowed { allow: "POST" }),
         "/health" if log.method == "GET" => Ok(health(platform)),
-        "/health" => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+        "/admin" if log.method == "GET" => Ok(admin::page()),
+        "/admin/app.js" if log.method == "GET" => Ok(admin::script()),
+        "/admin/app.css" if log.method == "GET" => Ok(admin::stylesheet()),
+        "/admin/favicon.svg" if log.method == "GET" => Ok(admin::icon()),
+        "/admin/status" if log.method == "GET" => {
+            admin::status(presented_key(&request), platform, &stats).await
+        }
+        "/health" | "/admin" | "/admin/app.js" | "/admin/app.css" | "/admin/favicon.svg"
+        | "/admin/status" => Err(ApiError::MethodNotAllowed { allow: "GET" }),
         _ => Err(ApiError::NotFound),
     };
     let mut response = result.unwrap_or_else(|e| {
@@ -159,6 +176,15 @@ pub async fn handle<B: Body>(
         ("x-content-type-options".to_string(), "nosniff".to_string()),
     ]);
     (response, log)
+}
+
+/// The one `X-Api-Key` value presented; empty when absent or repeated (a repeated header is
+/// ambiguous: refused like a wrong key).
+fn presented_key<B>(request: &Request<B>) -> &[u8] {
+    match request.header_count("x-api-key") {
+        1 => request.header("x-api-key").unwrap_or_default(),
+        _ => b"",
+    }
 }
 
 fn not_configured(e: &ConfigError) -> ApiError {
@@ -196,12 +222,7 @@ async fn lookup<B: Body>(
 ) -> Result<Response, ApiError> {
     let config = Config::load(platform.variables).map_err(|e| not_configured(&e))?;
 
-    // One key header, matching an accepted key. A repeated header is ambiguous: refused.
-    let key = match request.header_count("x-api-key") {
-        1 => request.header("x-api-key").unwrap_or_default(),
-        _ => b"",
-    };
-    if !config.keys.verify(key) {
+    if !config.keys.verify(presented_key(&request)) {
         return Err(ApiError::Unauthorized);
     }
 

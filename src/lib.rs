@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -19,7 +19,8 @@ pub struct RequestLog {
     pub request_id: String,
     /// The method, or `OTHER` for a non-standard one.
     pub method: &'static str,
-    /// `/`, `/health`, or `unknown`.
+    /// A fixed route name: `/`, `/health`, `/admin`, `/admin/app.js`, `/admin/app.css`,
+    /// `/admin/favicon.svg`, `/admin/status`, or `unknown`.
     pub route: &'static str,
     /// The status answered.
     pub status: u16,

@@ -90,7 +90,10 @@ const NOT_BOOL: &str = "includeUnresolved must be true or false.";
 
 /// Parses and checks a body already bounded to [`MAX_BODY_BYTES`].
 pub fn parse_lookup(body: &[u8], max_account_ids: usize) -> Result<LookupRequest, ApiError> {
-    let raw: RawBody = serde_json::from_slice(body)
+    // JSON is UTF-8 (RFC 8259 §8.1). serde_json checks strings it decodes, not the ones it
+    // skips: invalid UTF-8 in an ignored field would otherwise pass.
+    let body = std::str::from_utf8(body).map_err(|_| ApiError::InvalidJson(NOT_JSON))?;
+    let raw: RawBody = serde_json::from_str(body)
         .map_err(|e| ApiError::InvalidJson(if e.is_data() { NOT_OBJECT } else { NOT_JSON }))?;
     if raw.repeated {
         return Err(ApiError::InvalidJson(REPEATED));
@@ -178,6 +181,11 @@ mod tests {
         assert_eq!(
             parse_lookup(b"{\"accountIds\": [\"\xff\"]}", 10),
             Err(ApiError::InvalidJson(NOT_JSON))
+        );
+        assert_eq!(
+            parse_lookup(b"{\"x\": \"\xba\", \"accountIds\": [\"b\"]}", 10),
+            Err(ApiError::InvalidJson(NOT_JSON)),
+            "invalid UTF-8 in an ignored field"
         );
     }
 

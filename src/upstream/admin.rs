@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{json_headers, keep_requested, retry, CallContext, RawPair, SourceKind, UpstreamError};
 use crate::auth::Secret;
-use crate::platform::{Method, OutboundRequest, OutboundResponse};
+use crate::platform::{Method, OutboundRequest, OutboundResponse, TransportError};
 
 /// Ids per call, and the `limit` asked for.
 pub const PAGE_SIZE: usize = 50;
@@ -101,6 +101,19 @@ impl AdminSource {
             headers: json_headers(format!("Bearer {}", self.api_key.expose())),
             body: serde_json::to_vec(&body).unwrap_or_default(),
         }
+    }
+
+    /// The admin page's live check: one search with `{"limit": 1}` and no id filter, the
+    /// smallest call that proves the org id and the key. One attempt ([`retry::call_once`]);
+    /// the caller reads only the status, never the body.
+    pub async fn check(&self, ctx: &CallContext<'_>) -> Result<OutboundResponse, TransportError> {
+        let request = OutboundRequest {
+            method: Method::Post,
+            url: self.url.clone(),
+            headers: json_headers(format!("Bearer {}", self.api_key.expose())),
+            body: br#"{"limit":1}"#.to_vec(),
+        };
+        retry::call_once(ctx, request).await
     }
 
     /// Looks up one chunk, following pages.
@@ -279,5 +292,31 @@ mod tests {
         assert_eq!(cursor_of("abc"), Some("abc".into()));
         assert_eq!(cursor_of(" "), None);
         assert_eq!(cursor_of("/x?cursor=a%2Bb&limit=1"), Some("a+b".into()));
+    }
+
+    #[test]
+    fn check_is_one_search_with_limit_1() {
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |_| json(401, json!({})));
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &t,
+            runtime: &*t.runtime,
+            deadline: t.runtime.now.get() + Duration::from_secs(5),
+            stats: &stats,
+        };
+        let answer = block_on(source().check(&ctx)).unwrap();
+        assert_eq!(answer.status, 401);
+        assert_eq!(t.bodies(), vec![json!({"limit": 1})]);
+        let calls = t.calls.borrow();
+        assert_eq!(calls.len(), 1, "never retried");
+        assert!(calls[0]
+            .0
+            .url
+            .ends_with("/orgs/org-1/directories/-/users/search"));
+        assert!(calls[0]
+            .0
+            .headers
+            .contains(&("authorization".into(), "Bearer admin-key".into())));
     }
 }

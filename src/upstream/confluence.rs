@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{json_headers, keep_requested, retry, CallContext, RawPair, SourceKind, UpstreamError};
 use crate::auth::Secret;
-use crate::platform::{Method, OutboundRequest, OutboundResponse};
+use crate::platform::{Method, OutboundRequest, OutboundResponse, TransportError};
 
 /// The most ids `users-bulk` accepts in one call.
 pub const BATCH_SIZE: usize = 250;
@@ -81,6 +81,25 @@ impl ConfluenceSource {
             ),
             ConfluenceAuth::Bearer(token) => format!("Bearer {}", token.expose()),
         }
+    }
+
+    /// Whether this source authenticates with a bearer token through the gateway (else basic
+    /// auth against the site): says which variables to check when the check fails.
+    pub fn uses_bearer(&self) -> bool {
+        matches!(self.auth, ConfluenceAuth::Bearer(_))
+    }
+
+    /// The admin page's live check: `users-bulk` with `{"accountIds": ["unknown"]}` (the id
+    /// Atlassian itself uses for deleted records; the API requires 1–250 ids), which proves the
+    /// URL and the credentials and returns no one. One attempt ([`retry::call_once`]).
+    pub async fn check(&self, ctx: &CallContext<'_>) -> Result<OutboundResponse, TransportError> {
+        let request = OutboundRequest {
+            method: Method::Post,
+            url: self.url.clone(),
+            headers: json_headers(self.authorization()),
+            body: br#"{"accountIds":["unknown"]}"#.to_vec(),
+        };
+        retry::call_once(ctx, request).await
     }
 
     /// Looks up one chunk of at most [`BATCH_SIZE`] ids.
@@ -194,5 +213,28 @@ mod tests {
         let found = run(&s, &t, &["a", "b", "c"]).unwrap();
         assert_eq!(found, vec![("c".into(), "c@x.com".into())]);
         assert_eq!(t.bodies()[0], json!({"accountIds": ["a", "b", "c"]}));
+    }
+
+    #[test]
+    fn check_is_one_users_bulk_for_the_unknown_id() {
+        let s = ConfluenceSource::new(
+            "https://acme.atlassian.net",
+            ConfluenceAuth::Basic {
+                email: "bot@acme.com".into(),
+                token: Secret::new("tok"),
+            },
+        );
+        assert!(!s.uses_bearer());
+        let t = FakeTransport::new(FakeRuntime::new(), |_| json(503, json!({})));
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &t,
+            runtime: &*t.runtime,
+            deadline: t.runtime.now.get() + Duration::from_secs(5),
+            stats: &stats,
+        };
+        assert_eq!(block_on(s.check(&ctx)).unwrap().status, 503);
+        assert_eq!(t.bodies(), vec![json!({"accountIds": ["unknown"]})]);
+        assert_eq!(t.calls.borrow().len(), 1, "never retried");
     }
 }

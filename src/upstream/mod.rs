@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::platform::{Runtime, Transport};
+use crate::platform::{OutboundResponse, Runtime, Transport, TransportError};
 
 pub mod admin;
 pub mod confluence;
@@ -93,6 +93,17 @@ impl Source {
         match self {
             Source::Admin(s) => s.lookup(ctx, chunk).await,
             Source::Confluence(s) => s.lookup(ctx, chunk).await,
+        }
+    }
+}
+
+impl Source {
+    /// The admin page's live check: one minimal call, one attempt, the raw answer (see
+    /// [`AdminSource::check`] and [`ConfluenceSource::check`]).
+    pub async fn check(&self, ctx: &CallContext<'_>) -> Result<OutboundResponse, TransportError> {
+        match self {
+            Source::Admin(s) => s.check(ctx).await,
+            Source::Confluence(s) => s.check(ctx).await,
         }
     }
 }

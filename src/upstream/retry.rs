@@ -16,6 +16,9 @@
 //! - **401, 403, 404: not retried** — `upstream_auth_failed` (on these endpoints 404 means the
 //!   credential may not see the resource). Other 4xx: not retried, `upstream_error`.
 //! - A call refused by the platform (`allowed_outbound_hosts`) is not retried.
+//!
+//! The admin page's live check is the one exception: [`call_once`] makes a single attempt and
+//! hands back the raw answer, since its job is to report what Atlassian said, not to recover.
 
 use std::time::Duration;
 
@@ -166,6 +169,24 @@ pub async fn call<T>(
         ctx.stats.retries.set(ctx.stats.retries.get() + 1);
         ctx.runtime.sleep(wait).await;
     }
+}
+
+/// Makes exactly one attempt, with no retry and no backoff, and returns the raw answer: the
+/// admin page's live check (`GET /admin/status`) classifies it itself. The attempt's timeout is
+/// the time left before `ctx.deadline`, at most [`MAX_CALL_TIMEOUT`]; the call is counted in
+/// `ctx.stats`.
+pub async fn call_once(
+    ctx: &CallContext<'_>,
+    request: OutboundRequest,
+) -> Result<OutboundResponse, TransportError> {
+    let remaining = ctx.remaining();
+    if remaining.is_zero() {
+        return Err(TransportError::Timeout);
+    }
+    ctx.stats.calls.set(ctx.stats.calls.get() + 1);
+    ctx.transport
+        .send(request, remaining.min(MAX_CALL_TIMEOUT))
+        .await
 }
 
 #[cfg(test)]
@@ -492,5 +513,53 @@ mod tests {
         };
         block_on(call(&ctx, SourceKind::Confluence, req, parse_ok)).unwrap();
         assert_eq!((stats.calls.get(), stats.retries.get()), (3, 2));
+    }
+
+    fn once(
+        reply: Reply,
+        deadline: Duration,
+    ) -> (
+        Result<OutboundResponse, TransportError>,
+        usize,
+        Vec<Duration>,
+    ) {
+        let rt = FakeRuntime::new();
+        let reply = std::cell::RefCell::new(Some(reply));
+        let transport = FakeTransport::new(rt.clone(), move |_| {
+            reply.borrow_mut().take().expect("one call only")
+        });
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &transport,
+            runtime: &*rt,
+            deadline: rt.now() + deadline,
+            stats: &stats,
+        };
+        let result = block_on(call_once(&ctx, req()));
+        let timeouts: Vec<Duration> = transport.calls.borrow().iter().map(|(_, t)| *t).collect();
+        assert_eq!(stats.calls.get() as usize, timeouts.len());
+        assert_eq!(stats.retries.get(), 0);
+        (result, timeouts.len(), timeouts)
+    }
+
+    #[test]
+    fn call_once_returns_the_raw_answer_without_retrying() {
+        for status in [200, 401, 429, 500, 503] {
+            let (r, calls, _) = once(json(status, serde_json::json!({})), LONG);
+            assert_eq!(r.unwrap().status, status);
+            assert_eq!(calls, 1, "{status}");
+        }
+        let (r, calls, _) = once(Reply::Fail(TransportError::Connection), LONG);
+        assert_eq!(r.unwrap_err(), TransportError::Connection);
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn call_once_timeout_is_bounded_by_the_deadline() {
+        let (r, _, timeouts) = once(Reply::Hang, Duration::from_secs(5));
+        assert_eq!(r.unwrap_err(), TransportError::Timeout);
+        assert_eq!(timeouts, vec![Duration::from_secs(5)]);
+        let (_, calls, _) = once(json(200, serde_json::json!({})), Duration::ZERO);
+        assert_eq!(calls, 0, "no call once the deadline has passed");
     }
 }

@@ -6,10 +6,16 @@
 //! and its own server from the one compiled component, and every test ends by scanning the
 //! component's captured logs for keys, tokens, emails and account ids.
 
+mod audit;
+mod admin;
+mod browser;
 mod contract;
 mod deploy;
+mod fault_matrix;
 mod faults;
+mod hostile;
 mod manifest;
+mod openapi;
 mod security;
 mod sources;
 mod support;

@@ -189,7 +189,7 @@ impl Env {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().await?;
-        record_answer(&self.server.url(), status, &bytes);
+        record_answer(&self.server_key(), status, &bytes);
         let json = serde_json::from_slice(&bytes).with_context(|| {
             format!(
                 "non-JSON answer {status}: {}",
@@ -223,8 +223,14 @@ impl Env {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().await?.to_vec();
-        record_answer(&self.server.url(), status, &bytes);
+        record_answer(&self.server_key(), status, &bytes);
         Ok((status, headers, bytes))
+    }
+
+    /// This server's key in the audit records: its log dir, unique per server in a run
+    /// (a port may be reused).
+    pub fn server_key(&self) -> String {
+        self.server.log_dir().display().to_string()
     }
 
     /// What must never reach a log or an error body of this environment: the caller keys, the
@@ -253,12 +259,12 @@ impl Env {
     /// email or id.
     pub async fn finish(self) -> Result<()> {
         let log_dir = self.server.log_dir().to_path_buf();
-        let url = self.server.url();
+        let url = self.server_key();
         let forbidden = self.forbidden();
         remember_forbidden(&forbidden);
         // The component prints its log line after the answer's last byte: wait for the lines
-        // of the requests this environment sent, so none escapes the scan.
-        wait_for_log_lines(&log_dir, answers_from(&url)).await;
+        // of the requests sent through `lookup`/`send` (at least one), so none escapes the scan.
+        wait_for_log_lines(&log_dir, answers_from(&url).max(1)).await;
         self.server.shutdown().await;
         self.fake.shutdown().await;
         assert_logs_clean(&log_dir, &forbidden)?;
@@ -274,7 +280,7 @@ impl Env {
 /// A non-2xx answer the suite received, kept for the privacy audit.
 #[derive(Debug, Clone)]
 pub struct ErrorBody {
-    /// The server that answered (`http://127.0.0.1:PORT`).
+    /// The server that answered ([`Env::server_key`]).
     pub server: String,
     /// The status.
     pub status: u16,

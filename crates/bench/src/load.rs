@@ -1,0 +1,464 @@
+//! `bench load`: a bounded load generator. `--connections` clients, each on its own keep-alive
+//! connection, send a mix of requests back to back for `--duration`, then stop by themselves:
+//!
+//! | share | request | expected |
+//! |---|---|---|
+//! | 55% | a random subset (1–20 ids, sometimes 200; duplicates, unknown ids, `includeUnresolved`) | `200`, body exactly the directory's answer |
+//! | 5% | `GET /health` | `200 {"status":"ok"}` |
+//! | 10% | malformed or wrongly shaped JSON | `400 invalid_json` |
+//! | 10% | an empty, too long, spaced or control-character id | `400 invalid_account_id` |
+//! | 15% | no key, a wrong key | `401 unauthorized` |
+//! | 5% | `Content-Type: text/plain` | `415 unsupported_media_type` |
+//!
+//! Reports requests/s, p50/p99/max latency, errors (transport failures and 5xx), wrong answers
+//! (anything else unexpected) and this process's RSS before and after; writes
+//! `target/bench/load.json`. Exits non-zero on any error or wrong answer.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use fake_atlassian::Directory;
+use serde_json::{json, Value};
+
+use crate::client::{Conn, Req, Resp};
+use crate::env::{self, Truth, KEY};
+use crate::stats::{self, r3, Rng};
+
+/// Options of `bench load`.
+pub struct Opts {
+    pub connections: usize,
+    pub duration: Duration,
+    pub upstream_latency_ms: u64,
+    pub wasm: Option<std::path::PathBuf>,
+}
+
+/// Users in the directory the load draws from.
+const DIRECTORY_SIZE: usize = 1000;
+/// A request slower than this counts as a transport failure.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Kinds of request, in report order.
+const KINDS: [&str; 6] = [
+    "valid",
+    "health",
+    "bad_json",
+    "bad_id",
+    "unauthorized",
+    "media_type",
+];
+
+/// A log-linear latency histogram in microseconds (~1.5% resolution), fixed size so recording
+/// never allocates during the run.
+#[derive(Clone)]
+struct Histogram {
+    buckets: Vec<u64>,
+    max_us: u64,
+    count: u64,
+}
+
+const LINEAR: u64 = 128;
+const SUB: u64 = 64;
+
+impl Histogram {
+    fn new() -> Histogram {
+        Histogram {
+            buckets: vec![0; (LINEAR + 40 * SUB) as usize],
+            max_us: 0,
+            count: 0,
+        }
+    }
+
+    fn index(us: u64) -> usize {
+        if us < LINEAR {
+            return us as usize;
+        }
+        let e = 63 - u64::from(us.leading_zeros()); // >= 7
+        let shift = e - 6;
+        (LINEAR + (e - 7) * SUB + ((us >> shift) - SUB)) as usize
+    }
+
+    fn lower_bound(i: usize) -> u64 {
+        let i = i as u64;
+        if i < LINEAR {
+            return i;
+        }
+        let e = (i - LINEAR) / SUB + 7;
+        let m = (i - LINEAR) % SUB + SUB;
+        m << (e - 6)
+    }
+
+    fn record(&mut self, d: Duration) {
+        let us = d.as_micros().min(u128::from(u32::MAX)) as u64;
+        let i = Self::index(us).min(self.buckets.len() - 1);
+        self.buckets[i] += 1;
+        self.max_us = self.max_us.max(us);
+        self.count += 1;
+    }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.max_us = self.max_us.max(other.max_us);
+        self.count += other.count;
+    }
+
+    /// The `p`th percentile in ms.
+    fn percentile(&self, p: f64) -> f64 {
+        let target = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= target {
+                return Self::lower_bound(i) as f64 / 1e3;
+            }
+        }
+        self.max_us as f64 / 1e3
+    }
+}
+
+/// Per-task tallies.
+#[derive(Clone)]
+struct Tally {
+    latency: Histogram,
+    by_kind: [u64; KINDS.len()],
+    transport_errors: u64,
+    server_errors: u64,
+    wrong: u64,
+    first_wrong: Option<String>,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            latency: Histogram::new(),
+            by_kind: [0; KINDS.len()],
+            transport_errors: 0,
+            server_errors: 0,
+            wrong: 0,
+            first_wrong: None,
+        }
+    }
+
+    fn merge(&mut self, o: &Tally) {
+        self.latency.merge(&o.latency);
+        for (a, b) in self.by_kind.iter_mut().zip(o.by_kind) {
+            *a += b;
+        }
+        self.transport_errors += o.transport_errors;
+        self.server_errors += o.server_errors;
+        self.wrong += o.wrong;
+        if self.first_wrong.is_none() {
+            self.first_wrong.clone_from(&o.first_wrong);
+        }
+    }
+}
+
+/// What a request must get back.
+enum Expect {
+    Ok(Value),
+    Error(u16, &'static str),
+}
+
+/// Builds one request of a random kind.
+fn make(rng: &mut Rng, truth: &Truth) -> (usize, Req, Expect) {
+    let roll = rng.below(100);
+    match roll {
+        0..55 => {
+            let k = if rng.below(10) == 0 {
+                200
+            } else {
+                1 + rng.below(20)
+            };
+            let mut ids: Vec<String> = (0..k)
+                .map(|_| truth.users[rng.below(truth.users.len())].account_id.clone())
+                .collect();
+            if rng.below(5) == 0 {
+                ids.push(format!(
+                    "557058:ffffffff-0000-0000-0000-{:012}",
+                    rng.below(1_000_000)
+                ));
+            }
+            if rng.below(5) == 0 {
+                let dup = ids[rng.below(ids.len())].clone();
+                ids.push(dup);
+            }
+            let include = rng.below(5) == 0;
+            let body = if include {
+                json!({"accountIds": ids, "includeUnresolved": true})
+            } else {
+                json!({"accountIds": ids})
+            };
+            let expected = truth.expected(&ids, include);
+            (
+                0,
+                Req::post_json("/", Some(KEY), body.to_string()),
+                Expect::Ok(expected),
+            )
+        }
+        55..60 => (1, Req::get("/health"), Expect::Ok(json!({"status": "ok"}))),
+        60..70 => {
+            const BAD: [&str; 5] = [
+                r#"{"accountIds": ["#,
+                "not json",
+                r#"{"accountIds": "5b10ac8d82e05b22cc7d4ef5"}"#,
+                r#"{"accountIds": [1, 2]}"#,
+                r#"["557058:00000000-0000-0000-0000-000000000001"]"#,
+            ];
+            let body = BAD[rng.below(BAD.len())];
+            (
+                2,
+                Req::post_json("/", Some(KEY), body),
+                Expect::Error(400, "invalid_json"),
+            )
+        }
+        70..80 => {
+            let long = "a".repeat(129);
+            let bad = [
+                String::new(),
+                "has space".to_string(),
+                "ctl\u{1}x".to_string(),
+                long,
+            ];
+            let ids = vec![
+                truth.users[rng.below(truth.users.len())].account_id.clone(),
+                bad[rng.below(bad.len())].clone(),
+            ];
+            let body = json!({ "accountIds": ids }).to_string();
+            (
+                3,
+                Req::post_json("/", Some(KEY), body),
+                Expect::Error(400, "invalid_account_id"),
+            )
+        }
+        80..95 => {
+            let key = match rng.below(3) {
+                0 => None,
+                1 => Some("wrong-key-0123456789abcdef0123456789abcdef"),
+                _ => Some("short"),
+            };
+            let id = &truth.users[rng.below(truth.users.len())].account_id;
+            let body = json!({ "accountIds": [id] }).to_string();
+            (
+                4,
+                Req::post_json("/", key, body),
+                Expect::Error(401, "unauthorized"),
+            )
+        }
+        _ => {
+            let id = &truth.users[rng.below(truth.users.len())].account_id;
+            let mut req = Req::post_json("/", Some(KEY), json!({ "accountIds": [id] }).to_string());
+            req.headers.retain(|(n, _)| *n != "content-type");
+            (
+                5,
+                req.header("content-type", "text/plain"),
+                Expect::Error(415, "unsupported_media_type"),
+            )
+        }
+    }
+}
+
+/// Whether `r` is what `expect` says; `None` if so, else why not (no body text: it may hold
+/// emails).
+fn judge(r: &Resp, expect: &Expect) -> Option<String> {
+    let body: Option<Value> = serde_json::from_slice(&r.body).ok();
+    match expect {
+        Expect::Ok(v) => {
+            if r.status != 200 {
+                return Some(format!(
+                    "expected 200, got {} ({:?})",
+                    r.status,
+                    body.as_ref().and_then(|b| b.get("error")).cloned()
+                ));
+            }
+            (body.as_ref() != Some(v))
+                .then(|| "200 with a body that differs from the directory".to_string())
+        }
+        Expect::Error(status, code) => {
+            if r.status != *status {
+                return Some(format!("expected {status} {code}, got {}", r.status));
+            }
+            let got = body
+                .as_ref()
+                .and_then(|b| b.get("error"))
+                .and_then(Value::as_str);
+            (got != Some(code)).then(|| format!("expected error {code:?}, got {got:?}"))
+        }
+    }
+}
+
+async fn client(
+    addr: std::net::SocketAddr,
+    seed: u64,
+    truth: Arc<Truth>,
+    stop: Arc<AtomicBool>,
+) -> Tally {
+    let mut rng = Rng::new(seed);
+    let mut conn = Conn::new(addr);
+    let mut t = Tally::new();
+    while !stop.load(Ordering::Relaxed) {
+        let (kind, req, expect) = make(&mut rng, &truth);
+        match tokio::time::timeout(REQUEST_TIMEOUT, conn.send(&req)).await {
+            Ok(Ok(r)) => {
+                t.latency.record(r.elapsed);
+                t.by_kind[kind] += 1;
+                if r.status.is_server_error() {
+                    t.server_errors += 1;
+                } else if let Some(why) = judge(&r, &expect) {
+                    t.wrong += 1;
+                    if t.first_wrong.is_none() {
+                        t.first_wrong = Some(format!("{}: {why}", KINDS[kind]));
+                    }
+                }
+            }
+            _ => {
+                t.transport_errors += 1;
+                conn = Conn::new(addr);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    t
+}
+
+/// Runs the load and writes `target/bench/load.json`.
+pub async fn run(opts: Opts) -> Result<()> {
+    let wasm = env::component(opts.wasm.as_deref())?;
+    let directory = Directory::generated(DIRECTORY_SIZE);
+    let truth = Arc::new(Truth::new(&directory));
+    let fake = env::start_fake(directory).await?;
+    fake.set_latency(Duration::from_millis(opts.upstream_latency_ms));
+    let app = env::load_app(&wasm)?;
+    let server = env::serve(&app, env::chain_vars(&fake, &[]), "load").await?;
+    env::wait_healthy(server.addr(), Duration::from_secs(10)).await?;
+    let addr = server.addr();
+
+    // Warm up every connection's worth of instances, then measure the baseline RSS.
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..opts.connections)
+            .map(|c| tokio::spawn(client(addr, 10_000 + c as u64, truth.clone(), stop.clone())))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await?;
+        }
+    }
+    fake.clear_requests();
+    let rss_before = stats::proc_status_kb("VmRSS");
+    stats::reset_peak_rss();
+
+    // The fake records every call; forget them every second so its memory stays flat. Sample
+    // the RSS every second too: a leak climbs steadily, a pool warming up levels off.
+    let rss_timeline = Arc::new(std::sync::Mutex::new(Vec::with_capacity(4096)));
+    let recorder = {
+        let fake = fake.clone();
+        let timeline = rss_timeline.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                fake.clear_requests();
+                if let Ok(mut t) = timeline.lock() {
+                    t.push(stats::proc_status_kb("VmRSS"));
+                }
+            }
+        })
+    };
+    eprintln!(
+        "bench load: {} connections for {:?} against {} (upstream latency {} ms)",
+        opts.connections,
+        opts.duration,
+        server.url(),
+        opts.upstream_latency_ms
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..opts.connections)
+        .map(|c| tokio::spawn(client(addr, c as u64 + 1, truth.clone(), stop.clone())))
+        .collect();
+    tokio::time::sleep(opts.duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = Tally::new();
+    // In-flight requests finish within REQUEST_TIMEOUT; then the run is over regardless.
+    let drain = tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(5), async {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await);
+        }
+        out
+    })
+    .await;
+    let elapsed = start.elapsed();
+    match drain {
+        Ok(results) => {
+            for r in results {
+                total.merge(&r?);
+            }
+        }
+        Err(_) => bail!("clients did not stop within {REQUEST_TIMEOUT:?} of the deadline"),
+    }
+    recorder.abort();
+    fake.clear_requests();
+    let rss_after = stats::proc_status_kb("VmRSS");
+    let peak = stats::proc_status_kb("VmHWM");
+    server.shutdown().await;
+    fake.shutdown().await;
+
+    let timeline: Vec<u64> = rss_timeline.lock().map(|t| t.clone()).unwrap_or_default();
+    // Growth over the second half of the run: near zero when memory has levelled off.
+    let second_half_growth_kb = match (timeline.get(timeline.len() / 2), timeline.last()) {
+        (Some(mid), Some(last)) => *last as i64 - *mid as i64,
+        _ => 0,
+    };
+    let requests = total.latency.count;
+    let growth_kb = rss_after as i64 - rss_before as i64;
+    let report = json!({
+        "connections": opts.connections,
+        "duration_s": r3(opts.duration.as_secs_f64()),
+        "elapsed_s": r3(elapsed.as_secs_f64()),
+        "upstream_latency_ms": opts.upstream_latency_ms,
+        "requests": requests,
+        "rps": r3(requests as f64 / elapsed.as_secs_f64()),
+        "by_kind": KINDS.iter().zip(total.by_kind).map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "latency_ms": {"p50": total.latency.percentile(50.0), "p99": total.latency.percentile(99.0),
+                       "max": total.latency.max_us as f64 / 1e3},
+        "errors": {"transport": total.transport_errors, "server_5xx": total.server_errors},
+        "wrong_answers": total.wrong,
+        "first_wrong": total.first_wrong,
+        "memory_kb": {"rss_before": rss_before, "rss_after": rss_after, "growth": growth_kb, "peak": peak,
+                      "second_half_growth": second_half_growth_kb, "rss_every_second": timeline,
+                      "note": "whole process: devhost + component instances, fake-atlassian and the clients"},
+    });
+    println!(
+        "load: {} requests in {:.1} s = {:.0} req/s over {} connections; p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+        requests, elapsed.as_secs_f64(), report["rps"].as_f64().unwrap_or(0.0), opts.connections,
+        total.latency.percentile(50.0), total.latency.percentile(99.0), total.latency.max_us as f64 / 1e3
+    );
+    println!("      by kind: {}", report["by_kind"]);
+    println!(
+        "      errors: {} transport, {} 5xx; wrong answers: {}",
+        total.transport_errors, total.server_errors, total.wrong
+    );
+    println!(
+        "      RSS before {} MiB, after {} MiB (growth {:+} KiB), peak {} MiB",
+        rss_before / 1024,
+        rss_after / 1024,
+        growth_kb,
+        peak / 1024
+    );
+    let path = env::out_dir()?.join("load.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("wrote {}", path.display());
+    if total.wrong > 0 || total.transport_errors > 0 || total.server_errors > 0 {
+        bail!(
+            "load found {} wrong answers and {} errors (first wrong: {})",
+            total.wrong,
+            total.transport_errors + total.server_errors,
+            total.first_wrong.unwrap_or_default()
+        );
+    }
+    Ok(())
+}

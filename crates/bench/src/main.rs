@@ -1,0 +1,127 @@
+//! `bench`: identity-accessor's benchmark tool and load generator.
+//!
+//! Everything runs in this process on 127.0.0.1: a fake Atlassian (`fake-atlassian`) with a
+//! generated directory, and `devhost` serving the release build of the component with the chain
+//! configuration (admin, then Confluence basic auth).
+//!
+//! - `bench` — the suite: bulk lookup latency vs. the floor and vs. the naive one-call-per-id
+//!   client, throughput and the function's added latency, cold start and per-request
+//!   instantiation, size and peak RSS. Prints tables, writes `target/bench/results.json`.
+//!   `--quick` runs a seconds-long subset (CI).
+//! - `bench load --connections 64 --duration 60s` — a bounded load generator with mixed valid,
+//!   invalid and unauthorized requests; every answer is checked; writes `target/bench/load.json`
+//!   and exits non-zero on a wrong answer or an error.
+//! - `bench sizes` — the `.wasm` size for each release-profile setting; writes
+//!   `target/bench/sizes.json`, which the suite then includes.
+//!
+//! Benchmarks report; they never fail on a slow machine.
+
+mod client;
+mod env;
+mod load;
+mod sizes;
+mod stats;
+mod suite;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bench",
+    about = "Benchmarks and load for identity-accessor (devhost + fake-atlassian)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// A seconds-long subset: ids 1/10/100, 2 runs, short throughput windows.
+    #[arg(long)]
+    quick: bool,
+    /// Runs per case (the naive 1,000-id case at 50 ms always runs once).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Seconds per throughput measurement.
+    #[arg(long)]
+    window: Option<f64>,
+    /// Only these cases: bulk, naive, throughput, instantiation, cold (repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// The component to serve (default: IDENTITY_ACCESSOR_WASM, else built into target/bench-wasm).
+    #[arg(long, global = true)]
+    wasm: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Bounded mixed load against devhost + fake-atlassian; checks every answer.
+    Load {
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// How long to send (e.g. 60s, 5s, 500ms, 2m).
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Latency the fake adds to every upstream call, in ms.
+        #[arg(long, default_value_t = 0)]
+        upstream_latency_ms: u64,
+    },
+    /// Builds the component with each release-profile variant and records the sizes.
+    Sizes,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m)")),
+    };
+    if !(secs > 0.0 && secs <= 3600.0) {
+        return Err(format!("duration {s:?} out of range (0, 1h]"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Sizes) => tokio::task::spawn_blocking(sizes::run).await?,
+        Some(Command::Load {
+            connections,
+            duration,
+            upstream_latency_ms,
+        }) => {
+            if connections == 0 {
+                bail!("--connections must be at least 1");
+            }
+            load::run(load::Opts {
+                connections,
+                duration,
+                upstream_latency_ms,
+                wasm: cli.wasm,
+            })
+            .await
+        }
+        None => {
+            let quick = cli.quick;
+            suite::run(suite::Opts {
+                quick,
+                runs: cli.runs.unwrap_or(if quick { 2 } else { 5 }).max(1),
+                window: cli.window.unwrap_or(if quick { 0.3 } else { 5.0 }),
+                only: cli.only,
+                wasm: cli.wasm,
+            })
+            .await
+        }
+    }
+}
