@@ -6,8 +6,8 @@
 //! and its own server from the one compiled component, and every test ends by scanning the
 //! component's captured logs for keys, tokens, emails and account ids.
 
-mod audit;
 mod admin;
+mod audit;
 mod browser;
 mod contract;
 mod deploy;
