@@ -443,10 +443,11 @@ pub async fn run(opts: Opts) -> Result<()> {
         total.transport_errors, total.server_errors, total.wrong
     );
     println!(
-        "      RSS before {} MiB, after {} MiB (growth {:+} KiB), peak {} MiB",
+        "      RSS before {} MiB, after {} MiB (growth {:+} KiB; over the second half {:+} KiB), peak {} MiB",
         rss_before / 1024,
         rss_after / 1024,
         growth_kb,
+        second_half_growth_kb,
         peak / 1024
     );
     let path = env::out_dir()?.join("load.json");

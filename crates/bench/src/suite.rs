@@ -592,7 +592,11 @@ fn print_report(r: &Value) {
                     .as_f64()
                     .map_or("-".into(), |x| format!("{x:.2}")),
                 ms(naive_p50),
-                format!("{:.1}x", naive_p50 / f(&b["wall"]["p50_ms"]))
+                if naive_p50.is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{:.1}x", naive_p50 / f(&b["wall"]["p50_ms"]))
+                }
             );
         }
     }
