@@ -180,6 +180,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             .collect();
         println!();
         println!("Demo mode: a fake Atlassian (admin API and Confluence) is running at {fake_url}");
+        println!("  Trigger URL (POST):  {url}/");
+        println!("  Admin page:          {url}/admin");
         println!("  API key (X-Api-Key): {key_in_effect}");
         println!("  Some demo account ids:");
         for user in fake_atlassian::Directory::demo()
