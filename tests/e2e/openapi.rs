@@ -608,7 +608,12 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
     .await?;
     ensure!(status == 200);
     // The admin routes: the page's files, and the status with and without the key.
-    for path in ["/admin", "/admin/app.js", "/admin/app.css", "/admin/favicon.svg"] {
+    for path in [
+        "/admin",
+        "/admin/app.js",
+        "/admin/app.css",
+        "/admin/favicon.svg",
+    ] {
         let (status, _, _) =
             drive(&spec, &mut seen, "GET", path, env.client.get(url(path))).await?;
         ensure!(status == 200, "{path}");
