@@ -249,16 +249,9 @@ async fn odd_ids_reach_both_sources_as_exact_json_values() -> Result<()> {
     ];
     let (status, json) = answer(post(&env).json(&json!({ "accountIds": odd }))).await?;
     ensure!(status == 200 && json == json!([]), "{status} {json}");
-    let requests = env.fake.requests();
-    let admin: Vec<_> = requests
-        .iter()
-        .filter(|r| r.endpoint == Some(Endpoint::AdminSearch))
-        .collect();
-    let bulk: Vec<_> = requests
-        .iter()
-        .filter(|r| r.endpoint == Some(Endpoint::UsersBulk))
-        .collect();
-    ensure!(admin.len() == 1 && bulk.len() == 1, "{requests:?}");
+    let admin = env.requests_to(Endpoint::AdminSearch);
+    let bulk = env.requests_to(Endpoint::UsersBulk);
+    ensure!(admin.len() == 1 && bulk.len() == 1, "{admin:?} {bulk:?}");
     ensure!(
         admin[0].account_ids == odd,
         "admin got {:?}",
@@ -269,7 +262,7 @@ async fn odd_ids_reach_both_sources_as_exact_json_values() -> Result<()> {
         "confluence got {:?}",
         bulk[0].account_ids
     );
-    for r in &requests {
+    for r in admin.iter().chain(&bulk) {
         ensure!(
             r.path == "/wiki/api/v2/users-bulk"
                 || r.path.starts_with("/admin/v2/orgs/")

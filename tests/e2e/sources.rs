@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use fake_atlassian::{AuthKind, Directory, Endpoint};
-use serde_json::json;
 
 use crate::support::*;
 
@@ -11,12 +10,7 @@ use crate::support::*;
 async fn admin_source_alone_resolves_managed_accounts_whatever_their_visibility() -> Result<()> {
     let env = Env::start(Sources::Admin, &[]).await?;
     let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Admin, false)
-    );
+    let body = env.lookup_all_expecting(Sources::Admin).await?;
     assert!(env
         .directory
         .users
@@ -35,13 +29,7 @@ async fn admin_source_alone_resolves_managed_accounts_whatever_their_visibility(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluence_basic_alone_resolves_visible_emails_only() -> Result<()> {
     let env = Env::start(Sources::Basic, &[]).await?;
-    let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Basic, false)
-    );
+    let body = env.lookup_all_expecting(Sources::Basic).await?;
     assert_eq!(body.as_array().unwrap().len(), 16);
     let requests = env.fake.requests();
     assert_eq!(requests.len(), 1);
@@ -54,13 +42,7 @@ async fn confluence_basic_alone_resolves_visible_emails_only() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluence_bearer_goes_through_ex_confluence_cloud_id() -> Result<()> {
     let env = Env::start(Sources::Bearer, &[]).await?;
-    let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Bearer, false)
-    );
+    env.lookup_all_expecting(Sources::Bearer).await?;
     let requests = env.fake.requests();
     assert_eq!(requests.len(), 1);
     let cloud_id = &env.fake.credentials().cloud_id;
@@ -75,13 +57,7 @@ async fn confluence_bearer_goes_through_ex_confluence_cloud_id() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_asks_confluence_only_for_what_admin_left_unresolved() -> Result<()> {
     let env = Env::start(Sources::Chain, &[]).await?;
-    let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Chain, false)
-    );
+    env.lookup_all_expecting(Sources::Chain).await?;
     let requests = env.fake.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].endpoint, Some(Endpoint::AdminSearch));
@@ -100,13 +76,7 @@ async fn chain_asks_confluence_only_for_what_admin_left_unresolved() -> Result<(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explicit_source_order_is_followed() -> Result<()> {
     let env = Env::start(Sources::Chain, &[("email_sources", "confluence,admin")]).await?;
-    let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Chain, false)
-    );
+    env.lookup_all_expecting(Sources::Chain).await?;
     let requests = env.fake.requests();
     assert_eq!(requests[0].endpoint, Some(Endpoint::UsersBulk));
     assert_eq!(requests[1].endpoint, Some(Endpoint::AdminSearch));
@@ -118,22 +88,10 @@ async fn a_thousand_ids_take_the_minimum_number_of_calls() -> Result<()> {
     let directory = Directory::generated(1000);
     let env = Env::with_directory(directory, Sources::Chain, &[]).await?;
     let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Chain, false)
-    );
+    env.lookup_all_expecting(Sources::Chain).await?;
     // Admin: 1000 / 50 = 20 calls; Confluence: the 333 unmanaged ids / 250 = 2 calls.
-    let requests = env.fake.requests();
-    let admin: Vec<_> = requests
-        .iter()
-        .filter(|r| r.endpoint == Some(Endpoint::AdminSearch))
-        .collect();
-    let bulk: Vec<_> = requests
-        .iter()
-        .filter(|r| r.endpoint == Some(Endpoint::UsersBulk))
-        .collect();
+    let admin = env.requests_to(Endpoint::AdminSearch);
+    let bulk = env.requests_to(Endpoint::UsersBulk);
     assert_eq!((admin.len(), bulk.len()), (20, 2));
     assert!(admin.iter().all(|r| r.account_ids.len() == 50));
     let mut sizes: Vec<usize> = bulk.iter().map(|r| r.account_ids.len()).collect();
@@ -150,13 +108,7 @@ async fn a_thousand_ids_take_the_minimum_number_of_calls() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluence_alone_chunks_at_250() -> Result<()> {
     let env = Env::with_directory(Directory::generated(1000), Sources::Basic, &[]).await?;
-    let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Basic, false)
-    );
+    env.lookup_all_expecting(Sources::Basic).await?;
     let requests = env.fake.requests();
     assert_eq!(requests.len(), 4);
     assert!(requests.iter().all(|r| r.account_ids.len() == 250));
@@ -167,13 +119,7 @@ async fn confluence_alone_chunks_at_250() -> Result<()> {
 async fn admin_pagination_follows_links_next() -> Result<()> {
     let env = Env::with_directory(Directory::generated(100), Sources::Admin, &[]).await?;
     env.fake.set_admin_page_cap(Some(20));
-    let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Admin, false)
-    );
+    env.lookup_all_expecting(Sources::Admin).await?;
     // Two chunks of 50 ids, each holding 33 or 34 managed users: 2 pages of 20 each.
     let requests = env.fake.requests();
     assert_eq!(requests.len(), 4);
@@ -203,13 +149,7 @@ async fn scoped_api_token_goes_basic_through_ex_confluence_cloud_id() -> Result<
         directory: Directory::demo(),
         never_logged: Vec::new(),
     };
-    let ids = env.ids();
-    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
-    assert_eq!(status, 200);
-    assert_eq!(
-        body,
-        expected_answer(&env.directory, &ids, Sources::Bearer, false)
-    );
+    env.lookup_all_expecting(Sources::Bearer).await?;
     let requests = env.fake.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use fake_atlassian::{Credentials, Directory, FakeAtlassian, User};
+use fake_atlassian::{Credentials, Directory, Endpoint, FakeAtlassian, RecordedRequest, User};
 use serde_json::Value;
 
 /// The caller key every test server accepts.
@@ -197,6 +197,28 @@ impl Env {
             )
         })?;
         Ok((status, headers, json))
+    }
+
+    /// Looks up every account id of the directory and checks the answer is a `200` holding
+    /// exactly what `sources` can resolve; returns that answer.
+    pub async fn lookup_all_expecting(&self, sources: Sources) -> Result<Value> {
+        let ids = self.ids();
+        let (status, _, body) = self
+            .lookup(serde_json::json!({ "accountIds": ids }))
+            .await?;
+        ensure!(status == 200, "status {status}: {body}");
+        let expected = expected_answer(&self.directory, &ids, sources, false);
+        ensure!(body == expected, "answer {body}\nexpected {expected}");
+        Ok(body)
+    }
+
+    /// The requests the fake recorded for `endpoint`, in arrival order.
+    pub fn requests_to(&self, endpoint: Endpoint) -> Vec<RecordedRequest> {
+        self.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.endpoint == Some(endpoint))
+            .collect()
     }
 
     /// A request builder on `path`.
