@@ -5,22 +5,44 @@
 //!   or `static`, each refusing unknown fields; `[outbound_http]`), with the project's rules on
 //!   top: `connection_pooling = true` whenever `[outbound_http]` is written (Spin reads it as
 //!   false once the table exists), Azure credentials all or none, no env prefix ending in `_`.
-//! - `deploy/kubernetes/*.yaml` hold SpinApps that supply every variable the app reads, secrets
-//!   only through `secretKeyRef`, each reference naming a key of a Secret in the same directory;
-//!   the HPA and the Ingress point at the SpinApp; and the plain values plus sample secrets
-//!   load as a valid configuration.
-//! - Every `runtime-config/...` and `deploy/kubernetes/...` path the docs mention exists.
+//! - `deploy/kubernetes/*.yaml` hold SpinApps that supply every variable the app reads (test-only
+//!   ones excepted), secrets and `atlassian_api_url` only through `secretKeyRef`, each reference
+//!   naming a key of a Secret in the same directory; liveness on `/health`, readiness on
+//!   `/health/ready`; the HPA, the Gateway API `HTTPRoute` and the legacy Ingress point at the
+//!   Service the operator creates (the SpinApp's name, port 80); TLS terminates at the Gateway,
+//!   which has no plain-HTTP listener; no object names a namespace (spin-operator's webhook wants
+//!   the executor in the SpinApp's own namespace, so everything is applied with `-n`); and the
+//!   plain values plus sample secrets load as a valid configuration.
+//! - No deployment file or deploy doc mentions a test-only variable (`allow_loopback_http`).
+//! - Every `runtime-config/...` and `deploy/kubernetes/...` path the docs mention exists, and
+//!   DEPLOY.md states the HPA's replicas and every metric it scales on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::{bail, ensure, Context, Result};
-use identity_accessor::config::{Config, ALL_VARIABLES, UPSTREAM_CONCURRENCY};
+use identity_accessor::config::{
+    Config, ALL_VARIABLES, ATLASSIAN_API_URL, DEFAULT_ATLASSIAN_API_URL, REQUEST_TIMEOUT_MS,
+    UPSTREAM_CONCURRENCY,
+};
 use identity_accessor::platform::{VariableError, Variables};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use crate::manifest::{check_variable_name, load_manifest, read, repo_path, DOC_FILES, SECRETS};
+use crate::manifest::{
+    check_allowed_host, check_variable_name, load_manifest, read, repo_path, DOC_FILES, SECRETS,
+};
+
+/// Variables that exist only for the test tools (loopback `http://` to the fake Atlassian).
+/// Deployments never pass them, and no deployment file or deploy doc may mention them.
+const TEST_ONLY_VARIABLES: [&str; 1] = ["allow_loopback_http"];
+
+/// Settings that are not credentials but decide where credentials are sent: they come from the
+/// Secret too, so that whoever may edit the SpinApp but not the Secret cannot redirect keys.
+const CREDENTIAL_ROUTING: [&str; 1] = [ATLASSIAN_API_URL];
+
+/// The port of the Service spin-operator creates for a SpinApp (`spinapp.DefaultHTTPPort`).
+const OPERATOR_SERVICE_PORT: i64 = 80;
 
 /// A Spin runtime-config file: the tables these examples may use.
 #[derive(Debug, Deserialize)]
@@ -352,6 +374,25 @@ fn kubernetes_documents() -> Result<Vec<(String, Value)>> {
     Ok(docs)
 }
 
+/// The path of the first mapping key named `wanted`, anywhere in `doc`.
+fn key_path(doc: &Value, wanted: &str) -> Option<String> {
+    match doc {
+        Value::Mapping(map) => map.iter().find_map(|(k, v)| {
+            let k = k.as_str().unwrap_or("?");
+            if k == wanted {
+                Some(k.to_string())
+            } else {
+                key_path(v, wanted).map(|p| format!("{k}.{p}"))
+            }
+        }),
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| key_path(v, wanted).map(|p| format!("[{i}].{p}"))),
+        _ => None,
+    }
+}
+
 fn kind(doc: &Value) -> &str {
     doc.get("kind").and_then(Value::as_str).unwrap_or("")
 }
@@ -411,10 +452,29 @@ fn kubernetes_yaml_parses_into_known_objects() -> Result<()> {
         ensure!(
             matches!(
                 kind(doc),
-                "SpinApp" | "Secret" | "HorizontalPodAutoscaler" | "Ingress"
+                "SpinApp"
+                    | "Secret"
+                    | "HorizontalPodAutoscaler"
+                    | "Gateway"
+                    | "HTTPRoute"
+                    | "Ingress"
             ),
             "{file}: unexpected kind {:?}",
             kind(doc)
+        );
+        // spin-operator's webhook looks the executor up in the SpinApp's own namespace
+        // ("executor does not exist in namespace"), and the shim executor manifest names none:
+        // the docs apply everything with `-n NAMESPACE`, which works only if no object here
+        // pins another namespace (kubectl refuses a mismatch; a cross-namespace reference
+        // would point out of the user's namespace).
+        if let Some(path) = key_path(doc, "namespace") {
+            bail!("{file}: {} names a namespace at {path}", kind(doc));
+        }
+    }
+    for kind_wanted in ["Gateway", "HTTPRoute"] {
+        ensure!(
+            docs.iter().any(|(_, d)| kind(d) == kind_wanted),
+            "no {kind_wanted}: the Gateway API is the primary way in"
         );
     }
     let apps = spinapps(&docs)?;
@@ -466,11 +526,19 @@ fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> 
             .and_then(|c| c.readiness.as_ref())
             .and_then(|p| p.http_get.as_ref())
             .map(|g| g.path.as_str());
-        ensure!(readiness == Some("/health"), "{file}: readiness on /health");
-        let liveness = spec.checks.as_ref().and_then(|c| c.liveness.as_ref());
         ensure!(
-            liveness.is_none(),
-            "{file}: no liveness on /health: a restart cannot fix a missing setting"
+            readiness == Some("/health/ready"),
+            "{file}: readiness on /health/ready (reads the non-secret settings)"
+        );
+        let liveness = spec
+            .checks
+            .as_ref()
+            .and_then(|c| c.liveness.as_ref())
+            .and_then(|p| p.http_get.as_ref())
+            .map(|g| g.path.as_str());
+        ensure!(
+            liveness == Some("/health"),
+            "{file}: liveness on /health (reads no setting: a restart cannot fix one)"
         );
 
         // What the component would see: plain values, and a sample value for each secretKeyRef.
@@ -479,6 +547,10 @@ fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> 
         for var in &spec.variables {
             let name = var.name.as_str();
             check_variable_name(name)?;
+            ensure!(
+                !TEST_ONLY_VARIABLES.contains(&name),
+                "{file}: {name} is for the test tools only"
+            );
             ensure!(seen.insert(name), "{file}: {name} given twice");
             let declared = manifest
                 .variables
@@ -487,6 +559,10 @@ fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> 
             match (&var.value, &var.value_from) {
                 (Some(value), None) => {
                     ensure!(!declared.secret, "{file}: secret {name} as a plain value");
+                    ensure!(
+                        !CREDENTIAL_ROUTING.contains(&name),
+                        "{file}: {name} decides where credentials go: take it from the Secret"
+                    );
                     let value = value
                         .as_str()
                         .with_context(|| format!("{file}: {name}: quote the value"))?;
@@ -509,10 +585,10 @@ fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> 
                         r.name,
                         r.key
                     );
-                    if declared.required {
+                    if declared.required || CREDENTIAL_ROUTING.contains(&name) {
                         ensure!(
                             r.optional != Some(true),
-                            "{file}: required {name} must not be optional"
+                            "{file}: {name} must not be optional"
                         );
                     }
                     values.insert(name.to_string(), sample_secret(name));
@@ -521,6 +597,9 @@ fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> 
             }
         }
         for name in ALL_VARIABLES {
+            if TEST_ONLY_VARIABLES.contains(&name) {
+                continue;
+            }
             ensure!(seen.contains(name), "{file}: {name} is not supplied");
         }
 
@@ -556,6 +635,8 @@ fn sample_secret(name: &str) -> String {
     match name {
         "api_key" => "sample-api-key-0123456789abcdef-0123456789".into(),
         "atlassian_org_id" => "sample-org".into(),
+        // The template's value (checked in every_secret_key_is_used_and_every_reference_exists).
+        ATLASSIAN_API_URL => DEFAULT_ATLASSIAN_API_URL.into(),
         "atlassian_admin_api_key" => "sample-admin-key".into(),
         // The template's other keys are empty: the sample configures the admin source only.
         _ => String::new(),
@@ -593,13 +674,23 @@ fn every_secret_key_is_used_and_every_reference_exists() -> Result<()> {
             key.0,
             key.1
         );
-        ensure!(
-            value.is_empty(),
-            "the template must not ship a value for {}",
-            key.1
-        );
+        if key.1 == ATLASSIAN_API_URL {
+            // Spin builds the allowed outbound hosts from it: empty, the app does not load.
+            ensure!(
+                value == DEFAULT_ATLASSIAN_API_URL,
+                "the template's {} should be Atlassian's, {DEFAULT_ATLASSIAN_API_URL}",
+                key.1
+            );
+            check_allowed_host(value)?;
+        } else {
+            ensure!(
+                value.is_empty(),
+                "the template must not ship a value for {}",
+                key.1
+            );
+        }
     }
-    for name in SECRETS {
+    for name in SECRETS.iter().chain(&CREDENTIAL_ROUTING) {
         ensure!(
             secrets.keys().any(|(_, k)| k == name),
             "the Secret has no key for {name}"
@@ -654,6 +745,15 @@ fn autoscaler_and_ingress_point_at_the_spinapp() -> Result<()> {
                     str_at(doc, &["apiVersion"]) == Some("networking.k8s.io/v1"),
                     "{file}"
                 );
+                // ingress-nginx is retired (SIG Network, March 2026): kept only as a marked legacy
+                // example next to the Gateway API one.
+                let text = read(&format!("deploy/kubernetes/{file}"))?;
+                ensure!(
+                    file.contains("legacy")
+                        && text.starts_with("# LEGACY")
+                        && text.contains("gateway.yaml"),
+                    "{file}: an Ingress must be marked legacy and point at gateway.yaml"
+                );
                 let rules = doc
                     .get("spec")
                     .and_then(|s| s.get("rules"))
@@ -669,7 +769,10 @@ fn autoscaler_and_ingress_point_at_the_spinapp() -> Result<()> {
                         let service = str_at(path, &["backend", "service", "name"]);
                         ensure!(service.is_some_and(|s| names.contains(s)), "{file}");
                         let port = i64_at(path, &["backend", "service", "port", "number"]);
-                        ensure!(port == Some(80), "{file}: the operator's Service is on 80");
+                        ensure!(
+                            port == Some(OPERATOR_SERVICE_PORT),
+                            "{file}: the operator's Service is on {OPERATOR_SERVICE_PORT}"
+                        );
                     }
                 }
                 ensure!(doc["spec"].get("tls").is_some(), "{file}: no tls");
@@ -677,6 +780,405 @@ fn autoscaler_and_ingress_point_at_the_spinapp() -> Result<()> {
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// A Gateway API `Gateway` (`gateway.networking.k8s.io/v1`), with the spec fields of the
+/// standard channel (v1.5); unknown fields are refused, as the API server's schema refuses them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Gateway {
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: GatewayMetadata,
+    spec: GatewaySpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct GatewayMetadata {
+    name: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct GatewaySpec {
+    gateway_class_name: String,
+    listeners: Vec<Listener>,
+    addresses: Option<Value>,
+    infrastructure: Option<Value>,
+    allowed_listeners: Option<Value>,
+    tls: Option<Value>,
+    default_scope: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Listener {
+    name: String,
+    hostname: Option<String>,
+    port: u16,
+    protocol: String,
+    tls: Option<ListenerTls>,
+    allowed_routes: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListenerTls {
+    mode: Option<String>,
+    #[serde(default)]
+    certificate_refs: Vec<Value>,
+    options: Option<Value>,
+}
+
+/// A Gateway API `HTTPRoute` (`gateway.networking.k8s.io/v1`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct HttpRoute {
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: Metadata,
+    spec: HttpRouteSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct HttpRouteSpec {
+    parent_refs: Vec<ParentRef>,
+    #[serde(default)]
+    hostnames: Vec<String>,
+    rules: Vec<RouteRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ParentRef {
+    group: Option<String>,
+    kind: Option<String>,
+    name: String,
+    section_name: Option<String>,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct RouteRule {
+    name: Option<String>,
+    matches: Option<Value>,
+    filters: Option<Value>,
+    #[serde(default)]
+    backend_refs: Vec<BackendRef>,
+    timeouts: Option<RouteTimeouts>,
+    retry: Option<Value>,
+    session_persistence: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct BackendRef {
+    group: Option<String>,
+    kind: Option<String>,
+    name: String,
+    port: Option<i64>,
+    weight: Option<i32>,
+    filters: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RouteTimeouts {
+    request: Option<String>,
+    backend_request: Option<String>,
+}
+
+/// A Gateway API duration (GEP-2257: `^([0-9]{1,5}(h|m|s|ms)){1,4}$`) in milliseconds.
+fn gateway_duration_ms(text: &str) -> Result<u64> {
+    let mut total = 0u64;
+    let mut rest = text;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        ensure!((1..=5).contains(&digits), "{text:?}: 1 to 5 digits a part");
+        let number: u64 = rest[..digits].parse()?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else if rest.starts_with('h') {
+            (3_600_000, 1)
+        } else if rest.starts_with('m') {
+            (60_000, 1)
+        } else if rest.starts_with('s') {
+            (1_000, 1)
+        } else {
+            bail!("{text:?}: unit h, m, s or ms");
+        };
+        rest = &rest[len..];
+        total += number * unit;
+        parts += 1;
+    }
+    ensure!((1..=4).contains(&parts), "{text:?}: 1 to 4 parts");
+    Ok(total)
+}
+
+#[test]
+fn gateway_api_route_reaches_the_operators_service_over_https() -> Result<()> {
+    ensure!(gateway_duration_ms("30s")? == 30_000);
+    ensure!(gateway_duration_ms("1m30s")? == 90_000);
+    ensure!(gateway_duration_ms("1500ms")? == 1_500);
+    ensure!(gateway_duration_ms("30").is_err() && gateway_duration_ms("").is_err());
+
+    let docs = kubernetes_documents()?;
+    let apps = spinapps(&docs)?;
+    let app_names: BTreeSet<&str> = apps.iter().map(|(_, a)| a.metadata.name.as_str()).collect();
+    // The longest deadline any SpinApp gives the app: the route must wait longer.
+    let mut deadline_ms = 0u64;
+    for (file, app) in &apps {
+        let value = app
+            .spec
+            .variables
+            .iter()
+            .find(|v| v.name == REQUEST_TIMEOUT_MS)
+            .and_then(|v| v.value.as_ref()?.as_str()?.parse::<u64>().ok())
+            .with_context(|| format!("{file}: {REQUEST_TIMEOUT_MS} as a plain number"))?;
+        deadline_ms = deadline_ms.max(value);
+    }
+
+    let mut gateways = BTreeMap::new();
+    for (file, doc) in docs.iter().filter(|(_, d)| kind(d) == "Gateway") {
+        let gateway: Gateway = serde_yaml::from_value(doc.clone())
+            .with_context(|| format!("{file}: not a Gateway of gateway.networking.k8s.io/v1"))?;
+        ensure!(
+            gateway.api_version == "gateway.networking.k8s.io/v1",
+            "{file}: Gateway apiVersion"
+        );
+        ensure!(!gateway.spec.gateway_class_name.is_empty(), "{file}");
+        ensure!(!gateway.spec.listeners.is_empty(), "{file}: no listener");
+        for listener in &gateway.spec.listeners {
+            // The API key travels in a header: no plain-HTTP listener, not even to redirect.
+            ensure!(
+                listener.protocol == "HTTPS",
+                "{file}: listener {} is {}, not HTTPS",
+                listener.name,
+                listener.protocol
+            );
+            let tls = listener
+                .tls
+                .as_ref()
+                .with_context(|| format!("{file}: listener {} without tls", listener.name))?;
+            ensure!(
+                tls.mode.as_deref().unwrap_or("Terminate") == "Terminate",
+                "{file}: TLS terminates at the Gateway"
+            );
+            ensure!(
+                !tls.certificate_refs.is_empty(),
+                "{file}: listener {} has no certificate",
+                listener.name
+            );
+            ensure!(
+                tls.options.is_none(),
+                "{file}: no implementation-specific TLS options"
+            );
+            // Routes from this namespace only (the default): the Gateway is the app's own.
+            let from = listener
+                .allowed_routes
+                .as_ref()
+                .and_then(|r| str_at(r, &["namespaces", "from"]));
+            ensure!(
+                from.is_none_or(|f| f == "Same"),
+                "{file}: listener {} admits routes from other namespaces",
+                listener.name
+            );
+        }
+        gateways.insert(gateway.metadata.name.clone(), gateway);
+    }
+
+    let mut routes = 0;
+    for (file, doc) in docs.iter().filter(|(_, d)| kind(d) == "HTTPRoute") {
+        let route: HttpRoute = serde_yaml::from_value(doc.clone())
+            .with_context(|| format!("{file}: not an HTTPRoute of gateway.networking.k8s.io/v1"))?;
+        ensure!(
+            route.api_version == "gateway.networking.k8s.io/v1",
+            "{file}: HTTPRoute apiVersion"
+        );
+        ensure!(!route.spec.parent_refs.is_empty(), "{file}: no parentRefs");
+        for parent in &route.spec.parent_refs {
+            ensure!(
+                parent
+                    .group
+                    .as_deref()
+                    .unwrap_or("gateway.networking.k8s.io")
+                    == "gateway.networking.k8s.io"
+                    && parent.kind.as_deref().unwrap_or("Gateway") == "Gateway",
+                "{file}: the parent is a Gateway"
+            );
+            let gateway = gateways.get(&parent.name).with_context(|| {
+                format!(
+                    "{file}: parent Gateway {} is not in deploy/kubernetes",
+                    parent.name
+                )
+            })?;
+            let section = parent
+                .section_name
+                .as_deref()
+                .with_context(|| format!("{file}: name the HTTPS listener (sectionName)"))?;
+            let listener = gateway
+                .spec
+                .listeners
+                .iter()
+                .find(|l| l.name == section)
+                .with_context(|| {
+                    format!("{file}: Gateway {} has no listener {section}", parent.name)
+                })?;
+            ensure!(
+                parent.port.is_none_or(|p| p == listener.port),
+                "{file}: parent port"
+            );
+            for host in &route.spec.hostnames {
+                ensure!(
+                    listener.hostname.as_deref().is_none_or(|h| h == host),
+                    "{file}: hostname {host} is not the listener's"
+                );
+            }
+        }
+        ensure!(!route.spec.rules.is_empty(), "{file}: no rules");
+        for rule in &route.spec.rules {
+            ensure!(
+                !rule.backend_refs.is_empty(),
+                "{file}: a rule without backends"
+            );
+            for backend in &rule.backend_refs {
+                ensure!(
+                    backend.group.as_deref().unwrap_or("").is_empty()
+                        && backend.kind.as_deref().unwrap_or("Service") == "Service",
+                    "{file}: the backend is a core Service"
+                );
+                ensure!(
+                    app_names.contains(backend.name.as_str()),
+                    "{file}: backend {} is not the operator's Service (named like the SpinApp)",
+                    backend.name
+                );
+                ensure!(
+                    backend.port == Some(OPERATOR_SERVICE_PORT),
+                    "{file}: the operator's Service is on {OPERATOR_SERVICE_PORT}"
+                );
+            }
+            let timeouts = rule.timeouts.as_ref().with_context(|| {
+                format!("{file}: set timeouts.request above {REQUEST_TIMEOUT_MS}")
+            })?;
+            let request = gateway_duration_ms(timeouts.request.as_deref().context("request")?)?;
+            ensure!(
+                request > deadline_ms,
+                "{file}: the route gives up ({request} ms) before the app's deadline ({deadline_ms} ms)"
+            );
+            ensure!(
+                timeouts.backend_request.is_none(),
+                "{file}: backendRequest would cut retries"
+            );
+        }
+        ensure!(
+            app_names.contains(route.metadata.name.as_str()),
+            "{file}: name the route like the app"
+        );
+        routes += 1;
+    }
+    ensure!(routes > 0, "no HTTPRoute");
+    Ok(())
+}
+
+#[test]
+fn no_deploy_file_mentions_a_test_only_variable() -> Result<()> {
+    let mut checked: Vec<String> = vec![
+        "docs/DEPLOY.md".into(),
+        "deploy/kubernetes/README.md".into(),
+        "runtime-config/README.md".into(),
+    ];
+    for (dir, ext) in [("deploy/kubernetes", "yaml"), ("runtime-config", "toml")] {
+        for path in files(dir, ext)? {
+            checked.push(format!("{dir}/{}", file_name(&path)));
+        }
+    }
+    for file in &checked {
+        let text = read(file)?.to_ascii_lowercase();
+        for name in TEST_ONLY_VARIABLES {
+            ensure!(
+                !text.contains(name),
+                "{file} mentions the test-only variable {name}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn deploy_doc_states_what_the_autoscaler_does() -> Result<()> {
+    let doc = read("docs/DEPLOY.md")?;
+    let docs = kubernetes_documents()?;
+    let mut hpas = 0;
+    for (file, hpa) in docs
+        .iter()
+        .filter(|(_, d)| kind(d) == "HorizontalPodAutoscaler")
+    {
+        let min = i64_at(hpa, &["spec", "minReplicas"]).unwrap_or(1);
+        let max = i64_at(hpa, &["spec", "maxReplicas"]).context("maxReplicas")?;
+        let replicas = format!("{min} to {max} replicas");
+        ensure!(
+            doc.contains(&replicas),
+            "DEPLOY.md should say {replicas:?} ({file})"
+        );
+        let metrics = hpa["spec"]["metrics"].as_sequence().context("metrics")?;
+        for metric in metrics {
+            let name = str_at(metric, &["resource", "name"]).context("a Resource metric")?;
+            let percent = i64_at(metric, &["resource", "target", "averageUtilization"])
+                .context("averageUtilization")?;
+            let words = match name {
+                "cpu" => "CPU",
+                "memory" => "memory",
+                other => other,
+            };
+            let said = format!("{percent}% {words}");
+            ensure!(
+                doc.contains(&said),
+                "DEPLOY.md should say {said:?} ({file})"
+            );
+        }
+        hpas += 1;
+    }
+    ensure!(hpas > 0, "no HorizontalPodAutoscaler");
+    Ok(())
+}
+
+#[test]
+fn install_steps_put_the_executor_in_the_apps_namespace() -> Result<()> {
+    // spin-operator 0.6.1 `internal/webhook/spinapp_validating.go`: the SpinApp's executor is
+    // fetched from the SpinApp's namespace; the upstream executor manifest names none.
+    let doc = read("docs/DEPLOY.md")?;
+    let lines: Vec<&str> = doc
+        .lines()
+        .filter(|l| l.contains("spin-operator.shim-executor.yaml"))
+        .collect();
+    ensure!(
+        !lines.is_empty(),
+        "DEPLOY.md does not install the shim executor"
+    );
+    for line in lines {
+        ensure!(
+            line.contains(" -n ") || line.contains("--namespace"),
+            "DEPLOY.md applies the executor without the app's namespace: {line:?}"
+        );
+    }
+    ensure!(
+        doc.contains("executor does not exist in namespace"),
+        "DEPLOY.md should quote the webhook's refusal, so a reader can find the rule"
+    );
     Ok(())
 }
 
