@@ -295,7 +295,7 @@ struct SpinAppSpec {
     resources: Option<Resources>,
     components: Option<Vec<String>>,
     service_account_name: Option<String>,
-    invocation_limits: Option<Value>,
+    invocation_limits: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1091,6 +1091,88 @@ fn gateway_api_route_reaches_the_operators_service_over_https() -> Result<()> {
         routes += 1;
     }
     ensure!(routes > 0, "no HTTPRoute");
+    Ok(())
+}
+
+/// A Kubernetes memory quantity with a binary suffix (`64Mi`, `1Gi`) or none, in bytes.
+fn memory_bytes(quantity: &str) -> Result<u64> {
+    let (number, unit) = match quantity {
+        q if q.ends_with("Ki") => (&q[..q.len() - 2], 1u64 << 10),
+        q if q.ends_with("Mi") => (&q[..q.len() - 2], 1 << 20),
+        q if q.ends_with("Gi") => (&q[..q.len() - 2], 1 << 30),
+        q => (q, 1),
+    };
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("{quantity:?} is not a whole memory quantity"))?;
+    Ok(number * unit)
+}
+
+#[test]
+fn memory_settings_are_the_measured_ones() -> Result<()> {
+    ensure!(memory_bytes("64Mi")? == 64 << 20 && memory_bytes("1Gi")? == 1 << 30);
+    ensure!(memory_bytes("12x").is_err());
+    let readme = read("deploy/kubernetes/README.md")?;
+    let deploy = read("docs/DEPLOY.md")?;
+    let docs = kubernetes_documents()?;
+    for (file, app) in spinapps(&docs)? {
+        let resources = app
+            .spec
+            .resources
+            .as_ref()
+            .with_context(|| format!("{file}: no resources"))?;
+        let quantity = |map: &Option<BTreeMap<String, Value>>, what: &str| -> Result<String> {
+            map.as_ref()
+                .and_then(|m| m.get("memory"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .with_context(|| format!("{file}: no memory {what}"))
+        };
+        let request = quantity(&resources.requests, "request")?;
+        let limit = quantity(&resources.limits, "limit")?;
+        let cap = app
+            .spec
+            .invocation_limits
+            .as_ref()
+            .and_then(|l| l.get("memory"))
+            .cloned()
+            .with_context(|| format!("{file}: no invocationLimits.memory (per-instance cap)"))?;
+        ensure!(
+            memory_bytes(&request)? <= memory_bytes(&limit)?,
+            "{file}: request above limit"
+        );
+        // spin-operator 0.6.1's webhook: the invocation limit may not exceed the memory limit.
+        ensure!(
+            memory_bytes(&cap)? <= memory_bytes(&limit)?,
+            "{file}: invocationLimits.memory {cap} above the limit {limit}"
+        );
+        // Each figure is the one the reasoning in deploy/kubernetes/README.md arrives at, and
+        // DEPLOY.md repeats it.
+        for value in [&request, &limit, &cap] {
+            ensure!(
+                readme.contains(&format!("**{value}**")),
+                "deploy/kubernetes/README.md does not justify {value} ({file})"
+            );
+            ensure!(
+                deploy.contains(value.as_str()),
+                "docs/DEPLOY.md does not state {value} ({file})"
+            );
+        }
+    }
+    for (file, hpa) in docs
+        .iter()
+        .filter(|(_, d)| kind(d) == "HorizontalPodAutoscaler")
+    {
+        // Measured: a Spin process keeps the memory its busiest moment touched, so a memory
+        // target would never let the HPA scale back down.
+        let metrics = hpa["spec"]["metrics"].as_sequence().context("metrics")?;
+        ensure!(
+            metrics
+                .iter()
+                .all(|m| str_at(m, &["resource", "name"]) != Some("memory")),
+            "{file}: the HPA must not scale on memory"
+        );
+    }
     Ok(())
 }
 
