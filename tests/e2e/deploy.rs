@@ -38,7 +38,7 @@ use crate::manifest::{
 const TEST_ONLY_VARIABLES: [&str; 1] = ["allow_loopback_http"];
 
 /// Settings that are not credentials but decide where credentials are sent: they come from the
-/// Secret too, so that whoever may edit the SpinApp but not the Secret cannot redirect keys.
+/// Secret too, kept and changed like the credentials, never a plain value in the SpinApp.
 const CREDENTIAL_ROUTING: [&str; 1] = [ATLASSIAN_API_URL];
 
 /// The port of the Service spin-operator creates for a SpinApp (`spinapp.DefaultHTTPPort`).
