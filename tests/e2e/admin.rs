@@ -76,7 +76,9 @@ async fn admin_page_and_assets_carry_types_and_policy() -> Result<()> {
     let (_, _, html) = get(&env, "/admin", None).await?;
     assert!(html.contains(r#"<script src="/admin/app.js""#));
     assert!(html.contains(r#"href="/admin/app.css""#));
-    assert!(html.contains(r#"type="password""#));
+    // The key field is masked but not a password field (which browsers offer to save).
+    assert!(html.contains(r#"id="api-key" class="secret-input" type="text" autocomplete="off""#));
+    assert!(!html.contains(r#"type="password""#));
     assert!(!html.contains("<script>"), "no inline script");
 
     let r = env.request(Method::POST, "/admin").send().await?;
