@@ -175,8 +175,8 @@ impl ApiError {
                 "A valid API key is required in the X-Api-Key header.".to_string()
             }
             ApiError::NotFound => {
-                "No such route: POST / looks up emails, GET /health reports readiness, GET /admin is \
-                 the admin page."
+                "No such route: POST / looks up emails, GET /health/ready reports readiness, GET \
+                 /admin is the admin page."
                     .to_string()
             }
             ApiError::MethodNotAllowed { allow } => {

@@ -521,6 +521,11 @@ fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> 
             }
         }
         for name in ALL_VARIABLES {
+            if name == identity_accessor::config::ALLOW_LOOPBACK_HTTP {
+                // Test only: production manifests never set it (its default is false).
+                ensure!(!seen.contains(name), "{file}: {name} is test-only");
+                continue;
+            }
             ensure!(seen.contains(name), "{file}: {name} is not supplied");
         }
 
