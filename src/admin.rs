@@ -31,8 +31,7 @@ use futures::future::{self, Either};
 use serde::Serialize;
 
 use crate::auth::ApiKeys;
-use crate::config::{self, Config, ConfigError};
-
+use crate::config::{self, Config, ConfigError, SECRET_VARIABLES};
 use crate::error::{ApiError, Response};
 use crate::handler::Platform;
 use crate::platform::{OutboundResponse, TransportError};
@@ -50,8 +49,6 @@ const PAGE_HTML: &str = include_str!("admin/page.html");
 const APP_JS: &str = include_str!("admin/app.js");
 const APP_CSS: &str = include_str!("admin/app.css");
 const FAVICON_SVG: &str = include_str!("admin/favicon.svg");
-
-use crate::config::SECRET_VARIABLES;
 
 /// A static file of the page, with its content type and the page's security headers.
 fn asset(content_type: &str, body: &str) -> Response {
