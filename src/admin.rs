@@ -2,7 +2,8 @@
 //!
 //! The page is four static files embedded in the component (`src/admin/`): one HTML page, its
 //! script, its stylesheet and its icon, served with `Content-Security-Policy: default-src 'self'` — no
-//! inline script or style, no external asset. The page asks for an API key in a password field,
+//! inline script or style, no external asset. The page asks for an API key in a masked text
+//! field outside any form (not a password field, which browsers offer to save),
 //! keeps it in one JavaScript variable only (no storage, no cookie, no URL) and sends it as
 //! `X-Api-Key` to `/admin/status` and, for a test lookup, to `POST /`.
 //!
@@ -11,7 +12,9 @@
 //! - the active sources, in the order they are asked;
 //! - each variable the component reads, by name, with whether it is set (never its value);
 //! - what is missing or invalid (names and fixed reasons);
-//! - the first 8 hex digits of each accepted key's SHA-256, to tell keys apart in a rotation;
+//! - how many keys `api_key` accepts, and which of them the caller presented: its position in
+//!   `api_key` and the first 8 hex digits of its SHA-256 (only the presented key's: showing
+//!   every key's fingerprint to any key holder helps guess a weak key offline);
 //! - a live check per source: one minimal call, one attempt, at most [`CHECK_TIMEOUT`] (and
 //!   never longer than `request_timeout_ms`), classified as `ok` (2xx), `credentials_refused`
 //!   (401/403/404), `rate_limited` (429) or `unreachable` (anything else, with a reason), with
@@ -28,7 +31,7 @@ use futures::future::{self, Either};
 use serde::Serialize;
 
 use crate::auth::ApiKeys;
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, SECRET_VARIABLES};
 use crate::error::{ApiError, Response};
 use crate::handler::Platform;
 use crate::platform::{OutboundResponse, TransportError};
@@ -46,14 +49,6 @@ const PAGE_HTML: &str = include_str!("admin/page.html");
 const APP_JS: &str = include_str!("admin/app.js");
 const APP_CSS: &str = include_str!("admin/app.css");
 const FAVICON_SVG: &str = include_str!("admin/favicon.svg");
-
-/// Variables whose values are secrets (marked `secret = true` in `spin.toml`).
-const SECRET_VARIABLES: [&str; 4] = [
-    config::API_KEY,
-    config::ATLASSIAN_ADMIN_API_KEY,
-    config::CONFLUENCE_API_TOKEN,
-    config::CONFLUENCE_BEARER_TOKEN,
-];
 
 /// A static file of the page, with its content type and the page's security headers.
 fn asset(content_type: &str, body: &str) -> Response {
@@ -135,13 +130,15 @@ pub struct Invalid {
     pub reason: &'static str,
 }
 
-/// The accepted keys, as fingerprints.
+/// The accepted keys: how many, and which one the caller presented.
 #[derive(Debug, Serialize)]
 pub struct Keys {
     /// How many keys `api_key` holds.
     pub count: usize,
-    /// The first 8 hex digits of each key's SHA-256, in `api_key` order.
-    pub fingerprints: Vec<String>,
+    /// The presented key's 1-based position in `api_key`.
+    pub position: usize,
+    /// The first 8 hex digits of the presented key's SHA-256 (never another key's).
+    pub fingerprint: String,
 }
 
 /// What a live check found.
@@ -329,37 +326,19 @@ async fn check(source: &Source, ctx: &CallContext<'_>, timeout: Duration) -> Che
     }
 }
 
-/// The accepted keys when the rest of the configuration may not load; `None` when `api_key`
-/// itself is missing or invalid.
-fn keys_of(platform: &Platform<'_>, loaded: &Result<Config, ConfigError>) -> Option<ApiKeys> {
-    match loaded {
-        Ok(config) => Some(config.keys.clone()),
-        Err(e) if e.variables().contains(&config::API_KEY) => None,
-        Err(_) => {
-            let value = platform.variables.get(config::API_KEY).ok()??;
-            ApiKeys::parse(value.trim()).ok()
-        }
-    }
-}
-
-/// `GET /admin/status`, with the one `X-Api-Key` value presented (empty when absent or
-/// repeated).
+/// `GET /admin/status`, once the handler checked the presented key (the one `X-Api-Key`
+/// value) against `keys`, which it read alone, before any other variable.
 pub async fn status(
+    keys: ApiKeys,
     presented_key: &[u8],
     platform: &Platform<'_>,
     stats: &Stats,
 ) -> Result<Response, ApiError> {
-    let loaded = Config::load(platform.variables);
-    let Some(keys) = keys_of(platform, &loaded) else {
-        let variables = match &loaded {
-            Err(e) => e.variables(),
-            Ok(_) => vec![config::API_KEY],
-        };
-        return Err(ApiError::NotConfigured { variables });
-    };
-    if !keys.verify(presented_key) {
+    let Some(position) = keys.position(presented_key) else {
         return Err(ApiError::Unauthorized);
-    }
+    };
+    let count = keys.len();
+    let loaded = Config::load_with_keys(platform.variables, keys);
 
     let variables = config::ALL_VARIABLES
         .iter()
@@ -370,8 +349,9 @@ pub async fn status(
         })
         .collect();
     let keys = Keys {
-        count: keys.len(),
-        fingerprints: keys.fingerprints(),
+        count,
+        position,
+        fingerprint: ApiKeys::fingerprint(presented_key),
     };
 
     let (config, problems) = match loaded {
@@ -451,7 +431,13 @@ mod tests {
             runtime: &*rt,
         };
         let stats = Stats::default();
-        let result = block_on(status(key.as_bytes(), &platform, &stats));
+        // As the handler does: `api_key` alone first.
+        let result = block_on(async {
+            let keys = Config::load_keys(v).map_err(|e| ApiError::NotConfigured {
+                variables: e.variables(),
+            })?;
+            status(keys, key.as_bytes(), &platform, &stats).await
+        });
         (result, transport)
     }
 
@@ -470,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn all_green_lists_sources_variables_and_fingerprints() {
+    fn all_green_lists_sources_variables_and_only_the_presented_fingerprint() {
         let mut v = both();
         let two = format!("{KEY}, sha256:{}", sha256_hex(KEY2));
         v[0] = ("api_key", Box::leak(two.into_boxed_str()));
@@ -482,10 +468,13 @@ mod tests {
         assert_eq!(s["configured"], true);
         assert_eq!(s["version"], crate::VERSION);
         assert_eq!(s["sources"], json!(["admin", "confluence"]));
+        // Only the presented key's fingerprint: never the other accepted keys'.
         assert_eq!(
             s["keys"],
-            json!({"count": 2, "fingerprints": [&sha256_hex(KEY)[..8], &sha256_hex(KEY2)[..8]]})
+            json!({"count": 2, "position": 2, "fingerprint": &sha256_hex(KEY2)[..8]})
         );
+        assert!(!String::from_utf8_lossy(&serde_json::to_vec(&s).unwrap())
+            .contains(&sha256_hex(KEY)[..8]));
         let vars = s["variables"].as_array().unwrap();
         assert_eq!(vars.len(), config::ALL_VARIABLES.len());
         let find = |n: &str| vars.iter().find(|x| x["name"] == n).unwrap().clone();
@@ -715,6 +704,22 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_key_field_is_nothing_a_browser_offers_to_save() {
+        let html = String::from_utf8(page().body).unwrap();
+        let field = html
+            .lines()
+            .find(|l| l.contains(r#"id="api-key""#))
+            .unwrap();
+        assert!(!field.contains("password"), "{field}");
+        assert!(field.contains(r#"autocomplete="off""#), "{field}");
+        let before = &html[..html.find(r#"id="api-key""#).unwrap()];
+        assert!(
+            before.matches("<form").count() == before.matches("</form>").count(),
+            "the key field is inside a form"
+        );
     }
 
     #[test]

@@ -38,9 +38,12 @@ pub const MAX_ACCOUNT_IDS: &str = "max_account_ids";
 pub const REQUEST_TIMEOUT_MS: &str = "request_timeout_ms";
 /// Upstream calls in flight per request.
 pub const UPSTREAM_CONCURRENCY: &str = "upstream_concurrency";
+/// Test-only: whether `atlassian_api_url` and `confluence_url` may be plain `http://` to a
+/// loopback host (the fake Atlassian). Production never sets it.
+pub const ALLOW_LOOPBACK_HTTP: &str = "allow_loopback_http";
 
 /// Every variable the component reads, in the order of the README's table.
-pub const ALL_VARIABLES: [&str; 13] = [
+pub const ALL_VARIABLES: [&str; 14] = [
     API_KEY,
     EMAIL_SOURCES,
     ATLASSIAN_API_URL,
@@ -54,7 +57,24 @@ pub const ALL_VARIABLES: [&str; 13] = [
     MAX_ACCOUNT_IDS,
     REQUEST_TIMEOUT_MS,
     UPSTREAM_CONCURRENCY,
+    ALLOW_LOOPBACK_HTTP,
 ];
+
+/// Variables whose values are secrets (marked `secret = true` in `spin.toml`). Only a request
+/// that presented a valid key makes the component read any of them except `api_key`, and
+/// `api_key` is read only by requests that present a key to check (`POST /`, `/admin/status`).
+pub const SECRET_VARIABLES: [&str; 4] = [
+    API_KEY,
+    ATLASSIAN_ADMIN_API_KEY,
+    CONFLUENCE_API_TOKEN,
+    CONFLUENCE_BEARER_TOKEN,
+];
+
+/// The one Atlassian API host `atlassian_api_url` may name: the organization admin API and the
+/// `/ex/confluence/{cloudId}` gateway are both served there.
+pub const ATLASSIAN_API_HOST: &str = "api.atlassian.com";
+/// The domain of Atlassian Cloud sites: `confluence_url` must be `https://SITE.atlassian.net`.
+pub const ATLASSIAN_SITE_DOMAIN: &str = ".atlassian.net";
 
 /// Default of `atlassian_api_url`.
 pub const DEFAULT_ATLASSIAN_API_URL: &str = "https://api.atlassian.com";
@@ -119,9 +139,52 @@ impl ConfigError {
 struct Reader<'a> {
     vars: &'a dyn Variables,
     errors: ConfigError,
+    /// `allow_loopback_http`, once read.
+    allow_loopback: bool,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(vars: &'a dyn Variables) -> Reader<'a> {
+        Reader {
+            vars,
+            errors: ConfigError::default(),
+            allow_loopback: false,
+        }
+    }
+
+    /// `api_key`, parsed; `None` (with the error noted) when missing or invalid.
+    fn keys(&mut self) -> Option<ApiKeys> {
+        let key_value = self.get(API_KEY);
+        if key_value.is_empty() {
+            self.require(API_KEY, "");
+            return None;
+        }
+        match ApiKeys::parse(&key_value) {
+            Ok(keys) => Some(keys),
+            Err(crate::auth::KeyConfigError::Empty) => {
+                self.require(API_KEY, "");
+                None
+            }
+            Err(e) => {
+                self.errors.invalid.push((API_KEY, e.reason()));
+                None
+            }
+        }
+    }
+
+    /// A `true`/`false` setting, `false` when unset.
+    fn flag(&mut self, name: &'static str) -> bool {
+        let raw = self.get(name);
+        match raw.to_ascii_lowercase().as_str() {
+            "" | "false" => false,
+            "true" => true,
+            _ => {
+                self.errors.invalid.push((name, "must be true or false"));
+                false
+            }
+        }
+    }
+
     /// The trimmed value, empty when unset.
     fn get(&mut self, name: &'static str) -> String {
         match self.vars.get(name) {
@@ -213,7 +276,7 @@ impl Reader<'_> {
         if site_url.is_empty() {
             return (!api_url.is_empty()).then(|| ConfluenceSource::new(&gateway, basic()));
         }
-        match parse_base_url(site_url) {
+        match check_site_url(site_url, self.allow_loopback) {
             Ok(url) => Some(ConfluenceSource::new(&url, basic())),
             Err(why) => {
                 self.errors.invalid.push((CONFLUENCE_URL, why));
@@ -252,6 +315,75 @@ pub fn parse_base_url(value: &str) -> Result<String, &'static str> {
         _ => return Err("must be an https:// URL with no path"),
     }
     Ok(format!("{scheme}://{authority}"))
+}
+
+/// Why an upstream URL names a host credentials must not go to.
+const NOT_ATLASSIAN_API: &str = "must be https://api.atlassian.com, the Atlassian API \
+     (http:// to a loopback host is accepted only with allow_loopback_http=true, for tests)";
+const NOT_ATLASSIAN_SITE: &str = "must be https://SITE.atlassian.net, an Atlassian Cloud site \
+     (http:// to a loopback host is accepted only with allow_loopback_http=true, for tests)";
+
+/// The scheme and lowercase host of a URL `parse_base_url` accepted, and whether it has a port
+/// other than the scheme's default.
+fn scheme_host(url: &str) -> Option<(&str, String, bool)> {
+    let (scheme, authority) = url.split_once("://")?;
+    let host = host_of(authority)?.to_ascii_lowercase();
+    let port = authority
+        .rsplit_once(']')
+        .map_or(authority, |(_, after)| after)
+        .rsplit_once(':')
+        .map(|(_, p)| p);
+    let default_port = matches!(
+        (scheme, port),
+        (_, None) | ("https", Some("443")) | ("http", Some("80"))
+    );
+    Some((scheme, host, !default_port))
+}
+
+/// Checks `atlassian_api_url`: credentials (the org admin key, bearer and scoped tokens) are
+/// sent there, so it must be Atlassian's API host, `https://api.atlassian.com` — or, only when
+/// `allow_loopback` (the test-only `allow_loopback_http`), plain `http://` to a loopback host.
+pub fn check_api_url(value: &str, allow_loopback: bool) -> Result<String, &'static str> {
+    let url = parse_base_url(value).map_err(|_| NOT_ATLASSIAN_API)?;
+    let (scheme, host, other_port) = scheme_host(&url).ok_or(NOT_ATLASSIAN_API)?;
+    if is_loopback(&host) {
+        return if allow_loopback {
+            Ok(url)
+        } else {
+            Err(NOT_ATLASSIAN_API)
+        };
+    }
+    if scheme == "https" && host == ATLASSIAN_API_HOST && !other_port {
+        return Ok(format!("https://{ATLASSIAN_API_HOST}"));
+    }
+    Err(NOT_ATLASSIAN_API)
+}
+
+/// Checks `confluence_url`: an email and API token are sent there, so it must be an Atlassian
+/// Cloud site, `https://SITE.atlassian.net` (one DNS label before the domain) — or, only when
+/// `allow_loopback`, plain `http://` to a loopback host.
+pub fn check_site_url(value: &str, allow_loopback: bool) -> Result<String, &'static str> {
+    let url = parse_base_url(value).map_err(|_| NOT_ATLASSIAN_SITE)?;
+    let (scheme, host, other_port) = scheme_host(&url).ok_or(NOT_ATLASSIAN_SITE)?;
+    if is_loopback(&host) {
+        return if allow_loopback {
+            Ok(url)
+        } else {
+            Err(NOT_ATLASSIAN_SITE)
+        };
+    }
+    let site = host.strip_suffix(ATLASSIAN_SITE_DOMAIN).unwrap_or_default();
+    let label_ok = !site.is_empty()
+        && site.len() <= 63
+        && !site.starts_with('-')
+        && !site.ends_with('-')
+        && site
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if scheme == "https" && label_ok && !other_port {
+        return Ok(format!("https://{host}"));
+    }
+    Err(NOT_ATLASSIAN_SITE)
 }
 
 /// The host part of `host[:port]` or `[v6][:port]`, checking the port.
@@ -306,46 +438,41 @@ fn is_path_safe(value: &str) -> bool {
 impl Config {
     /// Loads and checks every variable. Fails closed, naming what to fix.
     pub fn load(vars: &dyn Variables) -> Result<Config, ConfigError> {
-        let mut r = Reader {
-            vars,
-            errors: ConfigError::default(),
-        };
+        Config::load_inner(vars, None)
+    }
 
-        let key_value = r.get(API_KEY);
-        let keys = if key_value.is_empty() {
-            r.require(API_KEY, "");
-            None
-        } else {
-            match ApiKeys::parse(&key_value) {
-                Ok(keys) => Some(keys),
-                Err(crate::auth::KeyConfigError::TooShort) => {
-                    r.errors
-                        .invalid
-                        .push((API_KEY, "holds a plain key shorter than 32 characters"));
-                    None
-                }
-                Err(crate::auth::KeyConfigError::BadDigest) => {
-                    r.errors
-                        .invalid
-                        .push((API_KEY, "holds a sha256: entry that is not 64 hex digits"));
-                    None
-                }
-                Err(crate::auth::KeyConfigError::TooMany) => {
-                    r.errors.invalid.push((API_KEY, "holds more than 16 keys"));
-                    None
-                }
-                Err(crate::auth::KeyConfigError::Empty) => {
-                    r.require(API_KEY, "");
-                    None
-                }
-            }
+    /// Reads `api_key` alone: the one variable a request must read before its key is checked.
+    /// Fails (naming `api_key`) when it is missing or invalid.
+    pub fn load_keys(vars: &dyn Variables) -> Result<ApiKeys, ConfigError> {
+        let mut r = Reader::new(vars);
+        match r.keys() {
+            Some(keys) if r.errors.is_empty() => Ok(keys),
+            _ => Err(r.errors),
+        }
+    }
+
+    /// Loads every other variable, once the presented key was checked against `keys`.
+    pub fn load_with_keys(vars: &dyn Variables, keys: ApiKeys) -> Result<Config, ConfigError> {
+        Config::load_inner(vars, Some(keys))
+    }
+
+    fn load_inner(
+        vars: &dyn Variables,
+        given_keys: Option<ApiKeys>,
+    ) -> Result<Config, ConfigError> {
+        let mut r = Reader::new(vars);
+
+        let keys = match given_keys {
+            Some(keys) => Some(keys),
+            None => r.keys(),
         };
+        r.allow_loopback = r.flag(ALLOW_LOOPBACK_HTTP);
 
         let api_url_raw = r.get(ATLASSIAN_API_URL);
         let api_url = if api_url_raw.is_empty() {
             DEFAULT_ATLASSIAN_API_URL.to_string()
         } else {
-            parse_base_url(&api_url_raw).unwrap_or_else(|why| {
+            check_api_url(&api_url_raw, r.allow_loopback).unwrap_or_else(|why| {
                 r.errors.invalid.push((ATLASSIAN_API_URL, why));
                 String::new()
             })
@@ -486,6 +613,52 @@ impl Config {
     }
 }
 
+/// The non-secret settings, read as they are, with each secret *assumed* set where the
+/// settings beside it say it is needed: never read. Lets readiness check the configuration
+/// without a secret read (a Vault round trip and audit entry each).
+struct AssumeSecrets<'a>(&'a dyn Variables);
+
+/// A stand-in for `api_key` that passes its rules; never compared with anything.
+const ASSUMED_API_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+impl Variables for AssumeSecrets<'_> {
+    fn get(&self, name: &str) -> Result<Option<String>, crate::platform::VariableError> {
+        let set = |companion: &str| -> Result<Option<String>, crate::platform::VariableError> {
+            let present = matches!(self.0.get(companion)?, Some(v) if !v.trim().is_empty());
+            Ok(present.then(|| "assumed".to_string()))
+        };
+        match name {
+            API_KEY => Ok(Some(ASSUMED_API_KEY.to_string())),
+            // The org admin key goes with the org id.
+            ATLASSIAN_ADMIN_API_KEY => set(ATLASSIAN_ORG_ID),
+            // An API token goes with the account email.
+            CONFLUENCE_API_TOKEN => set(CONFLUENCE_EMAIL),
+            // A bearer token goes with a cloud id and no account email.
+            CONFLUENCE_BEARER_TOKEN => {
+                if set(CONFLUENCE_EMAIL)?.is_some() {
+                    Ok(None)
+                } else {
+                    set(CONFLUENCE_CLOUD_ID)
+                }
+            }
+            _ => self.0.get(name),
+        }
+    }
+}
+
+/// Readiness (`GET /health/ready`): checks the non-secret settings only, assuming each secret
+/// their sources need is set. Reads no secret variable; says nothing about whether the secrets
+/// are set or valid (`/admin/status` tells that to a key holder).
+pub fn check_ready(vars: &dyn Variables) -> Result<(), ConfigError> {
+    Config::load(&AssumeSecrets(vars))
+        .map(|_| ())
+        .map_err(|mut e| {
+            // A secret is named only when a setting beside it is missing too: leave it to that one.
+            e.missing.retain(|name| !SECRET_VARIABLES.contains(name));
+            e
+        })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -574,10 +747,135 @@ pub(crate) mod tests {
         let mut v = admin_vars();
         v[0] = (API_KEY, "short");
         let e = Config::load(&vars(&v)).unwrap_err();
-        assert_eq!(
-            e.invalid,
-            vec![(API_KEY, "holds a plain key shorter than 32 characters")]
+        assert_eq!(e.invalid, vec![(API_KEY, crate::auth::HOW_TO_MAKE_A_KEY)]);
+    }
+
+    #[test]
+    fn weak_key_is_invalid_with_how_to_make_one() {
+        let mut v = admin_vars();
+        v[0] = (API_KEY, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        let e = Config::load(&vars(&v)).unwrap_err();
+        assert_eq!(e.variables(), vec![API_KEY]);
+        assert!(e.invalid[0].1.contains("openssl rand"), "{e:?}");
+    }
+
+    #[test]
+    fn api_url_is_only_the_atlassian_api() {
+        for good in [
+            "https://api.atlassian.com",
+            "https://api.atlassian.com/",
+            "https://API.Atlassian.com",
+            "https://api.atlassian.com:443",
+        ] {
+            assert_eq!(
+                check_api_url(good, false).as_deref(),
+                Ok("https://api.atlassian.com"),
+                "{good}"
+            );
+        }
+        for bad in [
+            "https://api.atlassian.com.evil.example",
+            "https://evil.example",
+            "https://169.254.169.254",
+            "https://api.atlassian.com:8443",
+            "https://acme.atlassian.net",
+            "http://api.atlassian.com",
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "https://[::1]:9",
+            "https://api.atlassian.com/admin",
+        ] {
+            assert_eq!(check_api_url(bad, false), Err(NOT_ATLASSIAN_API), "{bad}");
+        }
+    }
+
+    #[test]
+    fn site_url_is_only_an_atlassian_cloud_site() {
+        for (good, want) in [
+            ("https://acme.atlassian.net", "https://acme.atlassian.net"),
+            (
+                "https://ACME-2.atlassian.net/",
+                "https://acme-2.atlassian.net",
+            ),
+        ] {
+            assert_eq!(check_site_url(good, false).as_deref(), Ok(want), "{good}");
+        }
+        for bad in [
+            "https://atlassian.net",
+            "https://.atlassian.net",
+            "https://a.b.atlassian.net",
+            "https://acme.atlassian.net.evil.example",
+            "https://evilatlassian.net",
+            "https://-acme.atlassian.net",
+            "https://acme.atlassian.net:444",
+            "http://acme.atlassian.net",
+            "https://api.atlassian.com",
+            "https://10.0.0.1",
+            "http://127.0.0.1:8080",
+        ] {
+            assert_eq!(check_site_url(bad, false), Err(NOT_ATLASSIAN_SITE), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_http_only_with_the_test_flag() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert_eq!(check_api_url(url, true).as_deref(), Ok(url));
+            assert_eq!(check_site_url(url, true).as_deref(), Ok(url));
+        }
+        assert!(check_api_url("http://10.0.0.1", true).is_err());
+        assert!(check_api_url("https://evil.example", true).is_err());
+        let fake = [
+            (API_KEY, KEY),
+            (ATLASSIAN_API_URL, "http://127.0.0.1:9"),
+            (ATLASSIAN_ORG_ID, "org-1"),
+            (ATLASSIAN_ADMIN_API_KEY, "admin-secret"),
+            (CONFLUENCE_URL, "http://127.0.0.1:9"),
+            (CONFLUENCE_EMAIL, "bot@acme.example"),
+            (CONFLUENCE_API_TOKEN, "tok"),
+        ];
+        let e = Config::load(&vars(&fake)).unwrap_err();
+        assert_eq!(e.variables(), vec![ATLASSIAN_API_URL, CONFLUENCE_URL]);
+        assert!(e.invalid[0].1.contains("allow_loopback_http"), "{e:?}");
+        let mut allowed = fake.to_vec();
+        allowed.push((ALLOW_LOOPBACK_HTTP, "true"));
+        assert!(Config::load(&vars(&allowed)).is_ok());
+        let mut bad_flag = fake.to_vec();
+        bad_flag.push((ALLOW_LOOPBACK_HTTP, "yes"));
+        let e = Config::load(&vars(&bad_flag)).unwrap_err();
+        assert!(e.variables().contains(&ALLOW_LOOPBACK_HTTP));
+    }
+
+    #[test]
+    fn readiness_checks_public_settings_assuming_secrets() {
+        // Secrets unset: readiness cannot tell, and does not try.
+        let public = [
+            (ATLASSIAN_ORG_ID, "org-1"),
+            (CONFLUENCE_URL, "https://acme.atlassian.net"),
+            (CONFLUENCE_EMAIL, "bot@acme.example"),
+        ];
+        assert_eq!(check_ready(&vars(&public)), Ok(()));
+        assert_eq!(check_ready(&vars(&[(CONFLUENCE_CLOUD_ID, "c-1")])), Ok(()));
+        // No source at all: names the non-secret settings only.
+        let e = check_ready(&vars(&[])).unwrap_err();
+        assert!(e.missing.contains(&ATLASSIAN_ORG_ID), "{e:?}");
+        assert!(
+            e.missing.iter().all(|n| !SECRET_VARIABLES.contains(n)),
+            "{e:?}"
         );
+        // A public setting that is wrong.
+        let e = check_ready(&vars(&[
+            (ATLASSIAN_ORG_ID, "org-1"),
+            (ATLASSIAN_API_URL, "https://evil.example"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.variables(), vec![ATLASSIAN_API_URL]);
+        let e = check_ready(&vars(&[(CONFLUENCE_URL, "https://acme.atlassian.net")])).unwrap_err();
+        assert_eq!(e.missing, vec![CONFLUENCE_EMAIL]);
     }
 
     #[test]

@@ -22,14 +22,12 @@ use wasi::http::types as http;
 use wasi::io::poll::Pollable;
 use wasi::io::streams::StreamError;
 
-use crate::handler::{self, Body, BodyError, Platform, Request};
+use crate::handler::{self, Body, BodyError, Platform, Request, MAX_RESPONSE_BYTES};
 use crate::platform::{
     Method, OutboundRequest, OutboundResponse, Runtime, Transport, TransportError, VariableError,
     Variables,
 };
 
-/// The largest upstream response body read, in bytes.
-const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Bytes asked for per read.
 const READ_CHUNK: u64 = 64 * 1024;
 
@@ -51,15 +49,30 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
     };
     let (response, log) = handler::handle(core_request, &platform).await;
 
-    let headers: Vec<(String, Vec<u8>)> = response
-        .headers
-        .iter()
-        .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
-        .collect();
-    let outgoing =
-        OutgoingResponse::new(Fields::from_list(&headers).unwrap_or_else(|_| Fields::new()));
-    let _ = outgoing.set_status_code(response.status);
-    if out.set_with_body(outgoing, response.body).await.is_err() {
+    let as_fields = |headers: &[(String, String)]| {
+        let list: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
+            .collect();
+        Fields::from_list(&list)
+    };
+    // Fail closed: an answer whose headers the host refuses is never sent without them; it
+    // becomes a bare 500 with the fixed security headers.
+    let (fields, status, body) = match as_fields(&response.headers) {
+        Ok(fields) => (fields, response.status, response.body),
+        Err(_) => {
+            let fallback = handler::fallback_response(&log.request_id);
+            eprintln!(
+                "{{\"requestId\":\"{}\",\"event\":\"response headers refused: answered 500\"}}",
+                log.request_id
+            );
+            let fields = as_fields(&fallback.headers).unwrap_or_else(|_| Fields::new());
+            (fields, fallback.status, fallback.body)
+        }
+    };
+    let outgoing = OutgoingResponse::new(fields);
+    let _ = outgoing.set_status_code(status);
+    if out.set_with_body(outgoing, body).await.is_err() {
         eprintln!(
             "{{\"requestId\":\"{}\",\"event\":\"response body write failed\"}}",
             log.request_id

@@ -41,6 +41,9 @@ pub enum ApiError {
         /// The value of the `Allow` header.
         allow: &'static str,
     },
+    /// 408: the request body did not arrive before the request deadline.
+    #[error("request timeout")]
+    RequestTimeout,
     /// 413: the body is over the limit.
     #[error("payload too large")]
     PayloadTooLarge {
@@ -129,6 +132,7 @@ impl ApiError {
             ApiError::Unauthorized => 401,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::RequestTimeout => 408,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::UpstreamError { .. } | ApiError::UpstreamAuthFailed { .. } => 502,
@@ -146,6 +150,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::UpstreamError { .. } => "upstream_error",
@@ -170,12 +175,15 @@ impl ApiError {
                 "A valid API key is required in the X-Api-Key header.".to_string()
             }
             ApiError::NotFound => {
-                "No such route: POST / looks up emails, GET /health reports readiness, GET /admin is \
-                 the admin page."
+                "No such route: POST / looks up emails, GET /health/ready reports readiness, GET \
+                 /admin is the admin page."
                     .to_string()
             }
             ApiError::MethodNotAllowed { allow } => {
                 format!("This route accepts only {allow}.")
+            }
+            ApiError::RequestTimeout => {
+                "The request body did not arrive before the request deadline.".to_string()
             }
             ApiError::PayloadTooLarge { limit } => {
                 format!("The request body is larger than the {limit}-byte limit.")
@@ -260,6 +268,7 @@ mod tests {
             ApiError::Unauthorized,
             ApiError::NotFound,
             ApiError::MethodNotAllowed { allow: "POST" },
+            ApiError::RequestTimeout,
             ApiError::PayloadTooLarge { limit: 1 << 20 },
             ApiError::UnsupportedMediaType,
             ApiError::UpstreamError {
@@ -284,6 +293,7 @@ mod tests {
             (401, "unauthorized"),
             (404, "not_found"),
             (405, "method_not_allowed"),
+            (408, "request_timeout"),
             (413, "payload_too_large"),
             (415, "unsupported_media_type"),
             (502, "upstream_error"),

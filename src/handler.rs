@@ -1,18 +1,28 @@
 //! The HTTP surface: routing, the order of checks, and the answers.
 //!
 //! `POST /` runs these steps, each able to end the request:
-//! 1. configuration loads completely (else `503 not_configured`, before the body is read);
-//! 2. `X-Api-Key` matches an accepted key (else `401`);
-//! 3. `Content-Type` is absent or `application/json` (else `415`);
-//! 4. the body is at most 1 MiB, by `Content-Length` and while reading (else `413`);
-//! 5. the body parses and its ids pass the limits (else `400`);
-//! 6. the ids are resolved before the request deadline (else `502`/`503`/`504`).
+//! 1. `api_key` — and no other variable — is read and valid (else `503 not_configured`);
+//! 2. `X-Api-Key` matches an accepted key (else `401`): a request without a valid key reads no
+//!    other variable, so an anonymous flood costs one variable read per request, never a secret
+//!    store round trip per secret;
+//! 3. the rest of the configuration loads completely (else `503 not_configured`, before the
+//!    body is read);
+//! 4. `Content-Type` is absent or `application/json` (else `415`);
+//! 5. the body is at most 1 MiB, by `Content-Length` and while reading (else `413`), and
+//!    arrives before the request deadline (else `408`);
+//! 6. the body parses and its ids pass the limits (else `400`);
+//! 7. the ids are resolved before the request deadline, which started when the request arrived
+//!    (else `502`/`503`/`504`).
 //!
-//! `GET /health` needs no key and reports only whether configuration is complete.
+//! `GET /health` is liveness: it reads nothing and always answers `200 {"status":"ok"}`.
+//! `GET /health/ready` is readiness: it reads only the non-secret settings and answers `200
+//! {"status":"ready"}` or `503` naming (never showing) what to fix; whether the secrets are set
+//! is told only to a key holder, by `/admin/status`.
 //! `GET /admin`, `/admin/app.js`, `/admin/app.css` and `/admin/favicon.svg` (no key) are the admin page; its
-//! `GET /admin/status` checks the key exactly like `POST /` but answers even when a source is
-//! misconfigured (see [`crate::admin`]). Every answer carries `X-Request-Id`,
-//! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
+//! `GET /admin/status` checks the key exactly like `POST /` (steps 1 and 2) but answers even when
+//! a source is misconfigured (see [`crate::admin`]). Every answer carries `X-Request-Id`,
+//! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`; an answer whose headers
+//! could not be sent is replaced by a bare `500` with [`FALLBACK_HEADERS`] (fail closed).
 
 use std::time::Duration;
 
@@ -30,6 +40,14 @@ use crate::upstream::{CallContext, Stats};
 
 /// The longest caller-supplied `X-Request-Id` kept.
 pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// The largest upstream response body read, in bytes (the transport answers `TooLarge` past
+/// it). The largest legitimate page is a users-bulk answer for 250 ids — about 400 KiB even
+/// with every field at its longest, some 150 KiB in practice — and an admin search page of at
+/// most 100 users is smaller: 2 MiB leaves a margin of 5× over the worst case. One instance
+/// then holds at most `upstream_concurrency` (≤ 32) × 2 MiB of upstream bodies plus a 1 MiB
+/// request body: 65 MiB, well inside the SpinKube manifests' 256Mi limit.
+pub const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why the request body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +110,49 @@ struct Found<'a> {
     email_address: Option<&'a str>,
 }
 
+/// The headers of the bare `500` that replaces an answer whose headers cannot be sent: fixed,
+/// valid, and as strict as any answer's.
+pub const FALLBACK_HEADERS: [(&str, &str); 5] = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+];
+
+/// Whether every header can be sent as is: a token name and a value of visible ASCII, spaces
+/// and tabs (what `wasi:http` fields accept).
+pub fn headers_are_sendable(headers: &[(String, String)]) -> bool {
+    headers.iter().all(|(name, value)| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            && value
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    })
+}
+
+/// The bare `500` that replaces an answer whose headers cannot be sent.
+pub fn fallback_response(request_id: &str) -> Response {
+    let mut headers: Vec<(String, String)> = FALLBACK_HEADERS
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    if headers_are_sendable(&[("x-request-id".into(), request_id.into())]) {
+        headers.push(("x-request-id".into(), request_id.into()));
+    }
+    Response {
+        status: 500,
+        headers,
+        body: Vec::new(),
+    }
+}
+
 #[derive(Serialize)]
 struct Health<'a> {
     status: &'a str,
@@ -122,6 +183,7 @@ fn route(path_with_query: &str) -> &'static str {
     match path {
         "" | "/" => "/",
         "/health" => "/health",
+        "/health/ready" => "/health/ready",
         "/admin" => "/admin",
         "/admin/app.js" => "/admin/app.js",
         "/admin/app.css" => "/admin/app.css",
@@ -147,18 +209,31 @@ pub async fn handle<B: Body>(
     let stats = Stats::default();
 
     let result = match log.route {
-        "/" if log.method == "POST" => lookup(request, platform, &mut log, &stats).await,
+        "/" if log.method == "POST" => lookup(request, platform, started, &mut log, &stats).await,
         "/" => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-        "/health" if log.method == "GET" => Ok(health(platform)),
+        "/health" if log.method == "GET" => Ok(Response::json(
+            200,
+            &Health {
+                status: "ok",
+                missing: None,
+                invalid: None,
+            },
+        )),
+        "/health/ready" if log.method == "GET" => Ok(ready(platform)),
         "/admin" if log.method == "GET" => Ok(admin::page()),
         "/admin/app.js" if log.method == "GET" => Ok(admin::script()),
         "/admin/app.css" if log.method == "GET" => Ok(admin::stylesheet()),
         "/admin/favicon.svg" if log.method == "GET" => Ok(admin::icon()),
         "/admin/status" if log.method == "GET" => {
-            admin::status(presented_key(&request), platform, &stats).await
+            match authenticate(&request, platform, &mut log) {
+                Ok(keys) => admin::status(keys, presented_key(&request), platform, &stats).await,
+                Err(e) => Err(e),
+            }
         }
-        "/health" | "/admin" | "/admin/app.js" | "/admin/app.css" | "/admin/favicon.svg"
-        | "/admin/status" => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+        "/health" | "/health/ready" | "/admin" | "/admin/app.js" | "/admin/app.css"
+        | "/admin/favicon.svg" | "/admin/status" => {
+            Err(ApiError::MethodNotAllowed { allow: "GET" })
+        }
         _ => Err(ApiError::NotFound),
     };
     let mut response = result.unwrap_or_else(|e| {
@@ -175,7 +250,27 @@ pub async fn handle<B: Body>(
         ("cache-control".to_string(), "no-store".to_string()),
         ("x-content-type-options".to_string(), "nosniff".to_string()),
     ]);
+    if !headers_are_sendable(&response.headers) {
+        response = fallback_response(&log.request_id);
+        log.status = response.status;
+        log.error = Some("internal_error");
+    }
     (response, log)
+}
+
+/// Steps 1 and 2: reads `api_key` alone and checks the one presented key against it. On
+/// success, notes in the log which accepted key it was (its position, never its fingerprint).
+fn authenticate<B>(
+    request: &Request<B>,
+    platform: &Platform<'_>,
+    log: &mut RequestLog,
+) -> Result<crate::auth::ApiKeys, ApiError> {
+    let keys = Config::load_keys(platform.variables).map_err(|e| not_configured(&e))?;
+    let position = keys
+        .position(presented_key(request))
+        .ok_or(ApiError::Unauthorized)?;
+    log.key = Some(position);
+    Ok(keys)
 }
 
 /// The one `X-Api-Key` value presented; empty when absent or repeated (a repeated header is
@@ -193,12 +288,13 @@ fn not_configured(e: &ConfigError) -> ApiError {
     }
 }
 
-fn health(platform: &Platform<'_>) -> Response {
-    match Config::load(platform.variables) {
-        Ok(_) => Response::json(
+/// `GET /health/ready`: the non-secret settings only (see [`crate::config::check_ready`]).
+fn ready(platform: &Platform<'_>) -> Response {
+    match crate::config::check_ready(platform.variables) {
+        Ok(()) => Response::json(
             200,
             &Health {
-                status: "ok",
+                status: "ready",
                 missing: None,
                 invalid: None,
             },
@@ -217,14 +313,16 @@ fn health(platform: &Platform<'_>) -> Response {
 async fn lookup<B: Body>(
     request: Request<B>,
     platform: &Platform<'_>,
+    started: Duration,
     log: &mut RequestLog,
     stats: &Stats,
 ) -> Result<Response, ApiError> {
-    let config = Config::load(platform.variables).map_err(|e| not_configured(&e))?;
-
-    if !config.keys.verify(presented_key(&request)) {
-        return Err(ApiError::Unauthorized);
-    }
+    let keys = authenticate(&request, platform, log)?;
+    let config =
+        Config::load_with_keys(platform.variables, keys).map_err(|e| not_configured(&e))?;
+    // The deadline counts from the request's arrival and covers reading the body.
+    let deadline = started + config.request_timeout;
+    let remaining = || deadline.saturating_sub(platform.runtime.now());
 
     if request.header_count("content-type") > 1
         || !is_json_content_type(request.header("content-type"))
@@ -240,18 +338,18 @@ async fn lookup<B: Body>(
             limit: MAX_BODY_BYTES,
         });
     }
-    let body = request
-        .body
-        .read(MAX_BODY_BYTES)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            },
-            BodyError::Io => {
-                ApiError::InvalidJson("The request body could not be read completely.")
-            }
-        })?;
+    let reading = request.body.read(MAX_BODY_BYTES);
+    let body_deadline = platform.runtime.sleep(remaining());
+    let body = match future::select(reading, body_deadline).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => return Err(ApiError::RequestTimeout),
+    };
+    let body = body.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        },
+        BodyError::Io => ApiError::InvalidJson("The request body could not be read completely."),
+    })?;
 
     let lookup = parse_lookup(&body, config.max_account_ids)?;
     log.ids_requested = lookup.requested;
@@ -263,7 +361,7 @@ async fn lookup<B: Body>(
     let ctx = CallContext {
         transport: platform.transport,
         runtime: platform.runtime,
-        deadline: platform.runtime.now() + config.request_timeout,
+        deadline,
         stats,
     };
     let resolving = std::pin::pin!(resolve(
@@ -274,10 +372,10 @@ async fn lookup<B: Body>(
     ));
     // Belt and braces: every call already has a timeout inside the deadline, but the answer
     // must come in time even if a transport ignores it.
-    let deadline = platform
+    let timer = platform
         .runtime
-        .sleep(config.request_timeout + Duration::from_millis(50));
-    let resolution = match future::select(resolving, deadline).await {
+        .sleep(remaining() + Duration::from_millis(50));
+    let resolution = match future::select(resolving, timer).await {
         Either::Left((result, _)) => result?,
         Either::Right(_) => return Err(ApiError::UpstreamTimeout),
     };

@@ -2,7 +2,9 @@
 //!
 //! A line holds the time, the request id, the method, the *route* (a fixed name, never the raw
 //! path), the status, the error code, counts (ids requested, distinct, resolved per source,
-//! unresolved), upstream calls, retries and the duration. It never holds keys, tokens,
+//! unresolved), upstream calls, retries and the duration, and which accepted key was presented
+//! (its 1-based position in `api_key`, for a leaked-key investigation; never its fingerprint,
+//! which would help guess a weak key offline). It never holds keys, tokens,
 //! `Authorization` values, emails, account ids or bodies: the struct has no field that could.
 
 use std::time::Duration;
@@ -24,6 +26,10 @@ pub struct RequestLog {
     pub route: &'static str,
     /// The status answered.
     pub status: u16,
+    /// Which accepted key the caller presented: its 1-based position in `api_key` (absent when
+    /// no valid key was presented or the route takes none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<usize>,
     /// The error code, if the answer was an error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'static str>,

@@ -3,11 +3,28 @@
 
 #![no_main]
 
-use identity_accessor::auth::{
-    ApiKeys, KeyConfigError, MAX_KEYS, MAX_PRESENTED_KEY_LEN, MIN_KEY_LEN,
-};
+use identity_accessor::auth::{ApiKeys, KeyConfigError, MAX_KEYS, MAX_PRESENTED_KEY_LEN};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
+
+/// The documented rule for a plain key: base64/base64url characters only; at least 32 of them if
+/// all are hex digits of one case, else at least 22; two of lowercase, uppercase and digits; at
+/// least 8 different characters.
+fn looks_generated(key: &str) -> bool {
+    let alphabet = |c: char| c.is_ascii_alphanumeric() || "-_+/=".contains(c);
+    let lower = key.chars().any(|c| c.is_ascii_lowercase());
+    let upper = key.chars().any(|c| c.is_ascii_uppercase());
+    let digit = key.chars().any(|c| c.is_ascii_digit());
+    let hex = key.chars().all(|c| c.is_ascii_hexdigit()) && !(lower && upper);
+    let mut distinct: Vec<char> = key.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let min = if hex { 32 } else { 22 };
+    key.chars().all(alphabet)
+        && key.chars().count() >= min
+        && [lower, upper, digit].iter().filter(|x| **x).count() >= 2
+        && distinct.len() >= 8
+}
 
 /// The model: the accepted digests, or why the value is refused.
 fn model(value: &str) -> Result<Vec<[u8; 32]>, KeyConfigError> {
@@ -25,8 +42,8 @@ fn model(value: &str) -> Result<Vec<[u8; 32]>, KeyConfigError> {
                 *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
             }
             d
-        } else if entry.chars().count() < MIN_KEY_LEN {
-            return Err(KeyConfigError::TooShort);
+        } else if !looks_generated(entry) {
+            return Err(KeyConfigError::Weak);
         } else {
             Sha256::digest(entry.as_bytes()).into()
         };

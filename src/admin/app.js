@@ -128,11 +128,9 @@
   function renderKeys(keys) {
     const list = $("fingerprints");
     list.replaceChildren();
-    keys.fingerprints.forEach((fp, i) => {
-      const li = el("li");
-      li.append(el("code", "fp", fp), el("span", "muted", " key " + (i + 1) + " of " + keys.count));
-      list.append(li);
-    });
+    const li = el("li");
+    li.append(el("code", "fp", keys.fingerprint), el("span", "muted", " key " + keys.position + " of " + keys.count + " in api_key"));
+    list.append(li);
   }
 
   function renderVariables(vars, problems) {
@@ -164,7 +162,7 @@
   }
 
   async function checkStatus(event) {
-    event.preventDefault();
+    if (event) event.preventDefault();
     const typed = $("api-key").value.trim();
     show($("key-error"), false);
     if (!typed) {
@@ -289,7 +287,10 @@
     const url = triggerUrl();
     $("trigger-url").textContent = url;
     $("copy-trigger").addEventListener("click", (e) => copy(url, e.currentTarget));
-    $("key-form").addEventListener("submit", checkStatus);
+    $("check-button").addEventListener("click", checkStatus);
+    $("api-key").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") checkStatus(e);
+    });
     $("lookup-form").addEventListener("submit", lookup);
     document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => selectTab(t)));
     document.body.dataset.ready = "true";

@@ -259,11 +259,24 @@ fn rotation_accepts_both_keys_including_hashed() {
 
 #[test]
 fn not_configured_fails_closed_before_auth_and_body() {
+    // No api_key: nobody can authenticate, so every lookup is 503 naming it.
     let h = Harness::with(vec![("atlassian_org_id", "org-1")], upstream);
     let (r, log) = h.post(r#"{"accountIds": ["m1"]}"#);
     assert_error(&r, 503, "not_configured");
     let message = body(&r)["message"].as_str().unwrap().to_string();
     assert!(message.contains("api_key"), "{message}");
+    assert_eq!(log.ids_requested, 0, "body not read");
+    // A valid api_key and a broken rest: the key is checked first (401 for a wrong one, without
+    // reading the rest); a key holder gets 503 naming what to fix, before the body is read.
+    let h = Harness::with(
+        vec![("api_key", KEY), ("atlassian_org_id", "org-1")],
+        upstream,
+    );
+    let (r, _) = h.send("POST", "/", &[("x-api-key", b"wrong")], b"{}");
+    assert_error(&r, 401, "unauthorized");
+    let (r, log) = h.post(r#"{"accountIds": ["m1"]}"#);
+    assert_error(&r, 503, "not_configured");
+    let message = body(&r)["message"].as_str().unwrap().to_string();
     assert!(message.contains("atlassian_admin_api_key"), "{message}");
     assert_eq!(log.ids_requested, 0, "body not read");
 }
@@ -279,20 +292,252 @@ fn not_configured_never_shows_values() {
 }
 
 #[test]
-fn health_reports_readiness_without_a_key() {
-    let (ok, _) = Harness::new().send("GET", "/health", &[], b"");
-    assert_eq!((ok.status, body(&ok)), (200, json!({"status": "ok"})));
-    let (bad, _) = Harness::with(
-        vec![("confluence_url", "https://a.atlassian.net")],
+fn health_is_liveness_and_always_ok() {
+    for h in [Harness::new(), Harness::with(vec![], upstream)] {
+        let (ok, _) = h.send("GET", "/health", &[], b"");
+        assert_eq!((ok.status, body(&ok)), (200, json!({"status": "ok"})));
+    }
+}
+
+#[test]
+fn health_ready_reports_public_settings_without_a_key() {
+    let (ok, _) = Harness::new().send("GET", "/health/ready", &[], b"");
+    assert_eq!((ok.status, body(&ok)), (200, json!({"status": "ready"})));
+    // Secrets unset but every public setting fine: ready (secrets are /admin/status's to tell).
+    let (ok, _) = Harness::with(
+        vec![
+            ("confluence_url", "https://a.atlassian.net"),
+            ("confluence_email", "bot@a.example"),
+        ],
         upstream,
     )
-    .send("GET", "/health", &[], b"");
+    .send("GET", "/health/ready", &[], b"");
+    assert_eq!(ok.status, 200);
+    let (bad, _) = Harness::with(
+        vec![
+            ("confluence_url", "https://a.atlassian.net"),
+            ("max_account_ids", "0"),
+        ],
+        upstream,
+    )
+    .send("GET", "/health/ready", &[], b"");
     assert_eq!(bad.status, 503);
-    assert_eq!(body(&bad)["status"], "not_configured");
     assert_eq!(
-        body(&bad)["missing"],
-        json!(["api_key", "confluence_email", "confluence_api_token"])
+        body(&bad),
+        json!({"status": "not_configured", "missing": ["confluence_email"], "invalid": ["max_account_ids"]})
     );
+    let (r, _) = Harness::new().send("POST", "/health/ready", &[], b"");
+    assert_error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET"));
+}
+
+/// Variables that count every read, by name.
+struct Counting {
+    inner: MapVars,
+    reads: std::cell::RefCell<Vec<String>>,
+}
+
+impl crate::platform::Variables for Counting {
+    fn get(&self, name: &str) -> Result<Option<String>, crate::platform::VariableError> {
+        self.reads.borrow_mut().push(name.to_string());
+        self.inner.get(name)
+    }
+}
+
+/// The variables one request reads.
+fn reads(method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<String> {
+    let vars = Counting {
+        inner: vars(&config()),
+        reads: Default::default(),
+    };
+    let runtime = FakeRuntime::new();
+    let transport = FakeTransport::new(runtime.clone(), upstream);
+    let platform = Platform {
+        variables: &vars,
+        transport: &transport,
+        runtime: &*runtime,
+    };
+    let request = Request {
+        method: method.into(),
+        path_with_query: path.into(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect(),
+        body: Bytes(Ok(body.to_vec())),
+    };
+    block_on(handle(request, &platform));
+    vars.reads.into_inner()
+}
+
+#[test]
+fn requests_without_a_valid_key_read_no_secret_but_api_key() {
+    let wrong: &[u8] = b"wrong-key-wrong-key-wrong-key-wrong";
+    let lookup = br#"{"accountIds": ["m1"]}"#;
+    // Liveness reads nothing at all.
+    assert_eq!(reads("GET", "/health", &[], b""), Vec::<String>::new());
+    // Readiness reads non-secret settings only.
+    let ready = reads("GET", "/health/ready", &[], b"");
+    assert!(!ready.is_empty());
+    for name in &ready {
+        assert!(
+            !crate::config::SECRET_VARIABLES.contains(&name.as_str()),
+            "readiness read {name}"
+        );
+    }
+    // A lookup or an admin status without a valid key reads api_key, once, and nothing else.
+    for (method, path) in [("POST", "/"), ("GET", "/admin/status")] {
+        assert_eq!(reads(method, path, &[], lookup), vec!["api_key"], "{path}");
+        assert_eq!(
+            reads(method, path, &[("x-api-key", wrong)], lookup),
+            vec!["api_key"],
+            "{path}"
+        );
+    }
+    // The page, unknown routes and wrong methods read nothing.
+    for (method, path) in [("GET", "/admin"), ("GET", "/nope"), ("PUT", "/")] {
+        assert_eq!(
+            reads(method, path, &[], b""),
+            Vec::<String>::new(),
+            "{path}"
+        );
+    }
+    // A key holder's lookup reads api_key once, then the rest, each once.
+    let held = reads("POST", "/", &[("x-api-key", KEY.as_bytes())], lookup);
+    assert_eq!(held[0], "api_key");
+    assert_eq!(
+        held.iter().filter(|n| *n == "api_key").count(),
+        1,
+        "{held:?}"
+    );
+    for name in crate::config::ALL_VARIABLES {
+        assert!(held.iter().any(|n| n == name), "{name} not read");
+    }
+}
+
+#[test]
+fn the_log_names_which_key_was_used_by_position() {
+    let two = format!("{KEY}, {}", "Zr7Lm2Nv8Bt4WyXk3_pQ9-aB");
+    let mut c = config();
+    c[0] = ("api_key", Box::leak(two.into_boxed_str()));
+    let h = Harness::with(c, |_| json(200, json!({"data": [], "results": []})));
+    let (_, first) = h.post(r#"{"accountIds": []}"#);
+    assert_eq!(first.key, Some(1));
+    let (_, second) = h.send(
+        "POST",
+        "/",
+        &[("x-api-key", b"Zr7Lm2Nv8Bt4WyXk3_pQ9-aB")],
+        br#"{"accountIds": []}"#,
+    );
+    assert_eq!(second.key, Some(2));
+    let line = second.to_line();
+    assert!(line.contains(r#""key":2"#), "{line}");
+    let (_, status) = h.send(
+        "GET",
+        "/admin/status",
+        &[("x-api-key", KEY.as_bytes())],
+        b"",
+    );
+    assert_eq!(status.key, Some(1));
+    let (_, anonymous) = h.send("POST", "/", &[], b"{}");
+    assert_eq!(anonymous.key, None);
+    assert!(!anonymous.to_line().contains("\"key\""));
+}
+
+/// A body that never finishes arriving.
+struct Trickle;
+
+impl Body for Trickle {
+    fn read(self, _: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
+        Box::pin(future::pending())
+    }
+}
+
+#[test]
+fn a_trickled_body_ends_at_the_request_deadline() {
+    let mut c = config();
+    c.push(("request_timeout_ms", "3000"));
+    let h = Harness::with(c, upstream);
+    let platform = Platform {
+        variables: &h.vars,
+        transport: &h.transport,
+        runtime: &*h.runtime,
+    };
+    let start = h.runtime.now.get();
+    let request = Request {
+        method: "POST".into(),
+        path_with_query: "/".into(),
+        headers: vec![("x-api-key".into(), KEY.as_bytes().to_vec())],
+        body: Trickle,
+    };
+    let (r, log) = block_on(handle(request, &platform));
+    assert_error(&r, 408, "request_timeout");
+    assert_eq!(log.error, Some("request_timeout"));
+    assert_eq!(h.runtime.now.get() - start, Duration::from_millis(3000));
+    assert_eq!(h.upstream_calls(), 0);
+}
+
+#[test]
+fn unsendable_headers_become_a_bare_500_with_the_security_headers() {
+    assert!(headers_are_sendable(&[("x-a".into(), "b c\t".into())]));
+    for bad in [
+        ("x-a".to_string(), "line\r\nbreak".to_string()),
+        ("x a".into(), "v".into()),
+        ("".into(), "v".into()),
+        ("x-a".into(), "caf\u{e9}".into()),
+    ] {
+        assert!(!headers_are_sendable(std::slice::from_ref(&bad)), "{bad:?}");
+    }
+    let r = fallback_response("req-1");
+    assert_eq!(r.status, 500);
+    assert!(r.body.is_empty());
+    for (name, value) in FALLBACK_HEADERS {
+        assert_eq!(r.header(name), Some(value));
+    }
+    assert_eq!(r.header("x-request-id"), Some("req-1"));
+    assert!(headers_are_sendable(&r.headers));
+    // Every answer the handler builds is sendable.
+    let h = Harness::new();
+    for (method, path) in [
+        ("GET", "/health"),
+        ("GET", "/health/ready"),
+        ("GET", "/admin"),
+        ("GET", "/admin/app.js"),
+        ("GET", "/nope"),
+        ("PUT", "/admin"),
+    ] {
+        let (r, _) = h.send(method, path, &[], b"");
+        assert!(headers_are_sendable(&r.headers), "{path}");
+    }
+}
+
+#[test]
+fn upstream_memory_is_bounded_with_a_wide_margin() {
+    // The largest legitimate page: users-bulk for 250 ids, every field at its longest.
+    let user = json!({
+        "accountId": "a".repeat(128),
+        "accountType": "atlassian",
+        "accountStatus": "active",
+        "email": format!("{}@{}", "e".repeat(64), "d".repeat(189)),
+        "displayName": "n".repeat(255),
+        "publicName": "p".repeat(255),
+        "timeZone": "America/Argentina/ComodRivadavia",
+        "isExternalCollaborator": false,
+        "personalSpaceId": "9".repeat(20),
+        "profilePicture": {"path": format!("/wiki/aa-avatar/{}", "x".repeat(128)), "width": 48, "height": 48, "isDefault": false},
+        "_links": {"self": format!("https://site.atlassian.net/wiki/rest/api/user?accountId={}", "a".repeat(128))},
+    });
+    let page =
+        json!({"results": vec![user; 250], "_links": {"base": "https://site.atlassian.net/wiki"}});
+    let largest = serde_json::to_vec(&page).unwrap().len();
+    assert!(
+        largest * 4 <= MAX_RESPONSE_BYTES,
+        "{largest} bytes × 4 > {MAX_RESPONSE_BYTES}"
+    );
+    // One instance: every upstream call in flight at once, plus the request body, must stay
+    // well inside the SpinKube manifests' 256Mi limit (half of it, for the runtime's own use).
+    let worst = MAX_RESPONSE_BYTES * 32 + MAX_BODY_BYTES;
+    assert!(worst <= 128 * 1024 * 1024, "{worst}");
 }
 
 #[test]

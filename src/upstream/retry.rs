@@ -5,8 +5,9 @@
 //!   whichever is shorter; the transport enforces it (request options and a timer race).
 //! - **429, and 503:** wait what `Retry-After` says (delta-seconds or an HTTP date, clamped to
 //!   [`MAX_RETRY_AFTER`]: values like `9223372036854775807` have been seen), or, without it, the
-//!   backoff below. If that wait runs past the deadline, stop at once: the caller gets
-//!   `503 upstream_rate_limited` with `Retry-After`. A 429 on the last attempt is reported the
+//!   backoff below. If that wait plus [`MIN_USEFUL_ATTEMPT`] (2 s: a retry with less time left
+//!   mostly times out) does not fit before the deadline, stop at once: the caller gets
+//!   `503 upstream_rate_limited` with `Retry-After`. The same rule holds for every wait below. A 429 on the last attempt is reported the
 //!   same way; a 503 without `Retry-After` on the last attempt is an `upstream_error`.
 //! - **500, 502, 504, connection failures, per-attempt timeouts and unreadable 2xx bodies**
 //!   (malformed or truncated JSON): back off and retry; after the last attempt, 502
@@ -33,6 +34,9 @@ pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The first backoff interval.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// The least time an attempt after a wait must have before the deadline: no wait is started
+/// unless the wait plus this fits.
+pub const MIN_USEFUL_ATTEMPT: Duration = Duration::from_secs(2);
 /// The longest backoff interval.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
 
@@ -159,8 +163,9 @@ pub async fn call<T>(
         if attempt >= MAX_ATTEMPTS {
             return Err(failure);
         }
-        if wait >= ctx.remaining() {
-            // Waiting would pass the deadline: report now, while there is time to answer.
+        if wait + MIN_USEFUL_ATTEMPT > ctx.remaining() {
+            // Waiting would leave no time for a useful attempt: report now, while there is time
+            // to answer.
             return Err(match failure {
                 UpstreamError::Timeout => UpstreamError::Timeout,
                 other => other,
@@ -322,6 +327,37 @@ mod tests {
         );
         assert_eq!(calls, 1);
         assert!(rt.slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_wait_that_leaves_no_useful_attempt_is_not_started() {
+        // 25 s deadline, Retry-After 24: waiting would leave 1 s for the retry.
+        let (r, rt, calls, _) = run(
+            vec![with_header(
+                json(429, serde_json::json!({})),
+                "Retry-After",
+                "24",
+            )],
+            LONG,
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: Duration::from_secs(24)
+            }
+        );
+        assert_eq!(calls, 1);
+        assert!(rt.slept.borrow().is_empty());
+        // 23 s leaves exactly MIN_USEFUL_ATTEMPT: waited.
+        let (r, rt, calls, _) = run(
+            vec![
+                with_header(json(429, serde_json::json!({})), "Retry-After", "23"),
+                json(200, serde_json::json!({})),
+            ],
+            LONG,
+        );
+        assert!(r.is_ok());
+        assert_eq!((calls, rt.slept.borrow().len()), (2, 1));
     }
 
     #[test]

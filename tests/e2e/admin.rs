@@ -5,6 +5,7 @@ use anyhow::{ensure, Result};
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::security::sha256_hex;
 use crate::support::*;
 
 async fn get(
@@ -75,7 +76,9 @@ async fn admin_page_and_assets_carry_types_and_policy() -> Result<()> {
     let (_, _, html) = get(&env, "/admin", None).await?;
     assert!(html.contains(r#"<script src="/admin/app.js""#));
     assert!(html.contains(r#"href="/admin/app.css""#));
-    assert!(html.contains(r#"type="password""#));
+    // The key field is masked but not a password field (which browsers offer to save).
+    assert!(html.contains(r#"id="api-key" class="secret-input" type="text" autocomplete="off""#));
+    assert!(!html.contains(r#"type="password""#));
     assert!(!html.contains("<script>"), "no inline script");
 
     let r = env.request(Method::POST, "/admin").send().await?;
@@ -116,8 +119,12 @@ async fn admin_status_all_checks_ok() -> Result<()> {
     assert_eq!(s["ok"], true, "{s}");
     assert_eq!(s["configured"], true);
     assert_eq!(s["sources"], serde_json::json!(["admin", "confluence"]));
-    assert_eq!(s["keys"]["count"], 2);
-    assert_eq!(s["keys"]["fingerprints"].as_array().unwrap().len(), 2);
+    // The presented key only: its position and fingerprint, never the other key's.
+    assert_eq!(
+        s["keys"],
+        serde_json::json!({"count": 2, "position": 2, "fingerprint": &sha256_hex(KEY2)[..8]})
+    );
+    assert!(!body.contains(&sha256_hex(KEY)[..8]), "{body}");
     let checks = s["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 2);
     for c in checks {

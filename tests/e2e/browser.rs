@@ -325,6 +325,13 @@ async fn admin_page_in_headless_chromium() -> Result<()> {
         s.text("#trigger-url").await?,
         format!("{}/", env.server.url())
     );
+    // The key field is nothing a browser offers to save: not a password field, in no form.
+    ensure!(
+        s.js("const k = document.getElementById('api-key'); return k.type === 'text' && k.autocomplete === 'off' && k.closest('form') === null && document.querySelectorAll('input[type=password]').length === 0;")
+            .await?
+            == true,
+        "the key field must not be a password field or inside a form"
+    );
     s.screenshot(&screenshot_path("1-loaded")).await?;
 
     // 3. A wrong key: a clear error, no status.

@@ -74,6 +74,8 @@ async fn health_needs_no_key_and_reports_configuration() -> Result<()> {
     let fake = fake(fake_atlassian::Directory::demo()).await?;
     let server = serve(vec![("api_key".into(), KEY.into())]).await?;
     let r = reqwest::get(server.url() + "/health").await?;
+    assert_eq!(r.status(), 200, "liveness reads nothing");
+    let r = reqwest::get(server.url() + "/health/ready").await?;
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await?;
     assert_eq!(body["status"], "not_configured");
@@ -248,7 +250,7 @@ async fn unauthorized_is_one_answer_for_missing_and_wrong_keys() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_configured_fails_closed_and_names_the_variable() -> Result<()> {
-    // A plaintext key under 32 characters is refused at load.
+    // A plaintext key that does not look generated is refused at load.
     let env = Env::start(Sources::Admin, &[("api_key", "short-but-secret")]).await?;
     let r = env
         .request(Method::POST, "/")

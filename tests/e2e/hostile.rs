@@ -351,14 +351,18 @@ async fn an_empty_configured_key_never_matches_an_empty_presented_key() -> Resul
                 "{separators:?}/{presented:?}: {status} {json}"
             );
         }
-        let (status, json) = answer(env.request(Method::GET, "/health")).await?;
-        let named = |field: &str| {
-            json[field]
-                .as_array()
-                .is_some_and(|a| a.contains(&json!("api_key")))
-        };
+        // /admin/status reads api_key alone and says it is what to fix.
+        let (status, json) = answer(
+            env.request(Method::GET, "/admin/status")
+                .header("x-api-key", KEY),
+        )
+        .await?;
         ensure!(
-            status == 503 && (named("missing") || named("invalid")),
+            status == 503
+                && code(&json) == "not_configured"
+                && json["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("api_key")),
             "{json}"
         );
         env.finish().await?;

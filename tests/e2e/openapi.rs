@@ -396,6 +396,7 @@ fn the_spec_names_every_error_the_component_can_answer() -> Result<()> {
         },
         ApiError::TooManyAccountIds { max: 1 },
         ApiError::Unauthorized,
+        ApiError::RequestTimeout,
         ApiError::PayloadTooLarge { limit: 1 },
         ApiError::UnsupportedMediaType,
         ApiError::UpstreamError {
@@ -422,7 +423,16 @@ fn the_spec_names_every_error_the_component_can_answer() -> Result<()> {
     }
     let not_found = spec.deref(&spec.doc["components"]["responses"]["NotFound"])?;
     ensure!(spec.error_codes(not_found)?.contains("not_found"));
-    for (path, method) in [("/", "get"), ("/health", "post")] {
+    for (path, method) in [
+        ("/", "get"),
+        ("/health", "post"),
+        ("/health/ready", "post"),
+        ("/admin", "post"),
+        ("/admin/app.js", "put"),
+        ("/admin/app.css", "delete"),
+        ("/admin/favicon.svg", "post"),
+        ("/admin/status", "post"),
+    ] {
         let r = spec.response(path, method, 405)?;
         ensure!(spec.error_codes(r)?.contains("method_not_allowed"));
         ensure!(spec.deref(&r["headers"]["Allow"])?["required"] == true);
@@ -577,6 +587,12 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
         (Method::POST, "/health"),
         (Method::PUT, "/health"),
         (Method::DELETE, "/health"),
+        (Method::POST, "/health/ready"),
+        (Method::POST, "/admin"),
+        (Method::PUT, "/admin/app.js"),
+        (Method::DELETE, "/admin/app.css"),
+        (Method::POST, "/admin/favicon.svg"),
+        (Method::POST, "/admin/status"),
     ] {
         let m = method.to_string();
         let (status, _, _) = drive(
@@ -693,7 +709,8 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
     );
     env.finish().await?;
 
-    // Not configured: POST / and /health both say so.
+    // Not configured: POST / says so; readiness reads no secret, so it cannot tell (200), and
+    // /admin/status says so once it has read api_key alone.
     let env = Env::start(Sources::Admin, &[("api_key", "too-short")]).await?;
     let (status, headers, json) = drive(
         &spec,
@@ -712,12 +729,12 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
         &spec,
         &mut seen,
         "GET",
-        "/health",
-        env.client.get(env.server.url() + "/health"),
+        "/health/ready",
+        env.client.get(env.server.url() + "/health/ready"),
     )
     .await?;
     ensure!(
-        status == 503 && json["invalid"] == json!(["api_key"]),
+        status == 200 && json == json!({"status": "ready"}),
         "{json}"
     );
     let (status, _, json) = drive(
@@ -732,10 +749,45 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
     .await?;
     ensure!((status, code(&json)) == (503, "not_configured"), "{json}");
     env.finish().await?;
+    // A body that never finishes arriving: 408 at the request deadline (counted from arrival).
+    let env = Env::start(Sources::Admin, &[("request_timeout_ms", "500")]).await?;
+    let stalled = futures::StreamExt::chain(
+        futures::stream::iter([Ok::<_, std::io::Error>(b"{\"accountIds\": [".to_vec())]),
+        futures::stream::pending(),
+    );
+    let (status, _, json) = drive(
+        &spec,
+        &mut seen,
+        "POST",
+        "/",
+        env.client
+            .post(env.server.url() + "/")
+            .header("x-api-key", KEY)
+            .body(reqwest::Body::wrap_stream(stalled)),
+    )
+    .await?;
+    ensure!((status, code(&json)) == (408, "request_timeout"), "{json}");
+    env.finish().await?;
 
-    // Coverage: every documented status of POST / and GET /health, and every error code each
-    // status documents, was answered at least once.
-    for (method, path) in [("POST", "/"), ("GET", "/health")] {
+    // A non-secret setting invalid: readiness names it.
+    let env = Env::start(Sources::Admin, &[("max_account_ids", "0")]).await?;
+    let (status, _, json) = drive(
+        &spec,
+        &mut seen,
+        "GET",
+        "/health/ready",
+        env.client.get(env.server.url() + "/health/ready"),
+    )
+    .await?;
+    ensure!(
+        status == 503 && json["invalid"] == json!(["max_account_ids"]),
+        "{json}"
+    );
+    env.finish().await?;
+
+    // Coverage: every documented status of POST /, GET /health and GET /health/ready, and every
+    // error code each status documents, was answered at least once.
+    for (method, path) in [("POST", "/"), ("GET", "/health"), ("GET", "/health/ready")] {
         for status in spec.statuses(path, method) {
             ensure!(
                 seen.statuses

@@ -8,7 +8,7 @@ use sha2::Digest;
 
 use crate::support::*;
 
-fn sha256_hex(s: &str) -> String {
+pub(crate) fn sha256_hex(s: &str) -> String {
     sha2::Sha256::digest(s.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -85,7 +85,7 @@ async fn plain_http_to_a_non_loopback_upstream_is_refused() -> Result<()> {
     assert_eq!(v["error"], "not_configured");
     assert!(v["message"].as_str().unwrap().contains("atlassian_api_url"));
     let health: Value = env
-        .request(Method::GET, "/health")
+        .request(Method::GET, "/health/ready")
         .send()
         .await?
         .json()
@@ -150,5 +150,137 @@ async fn logs_are_one_json_line_per_request_without_secrets() -> Result<()> {
     assert_eq!(lines[3]["route"], "/health");
     let mut env = env;
     env.never_logged.push("wrong-wrong-wrong".into());
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_go_only_to_atlassian() -> Result<()> {
+    // Without the test-only allow_loopback_http, the fake (plain http on 127.0.0.1) is refused
+    // at load time, naming both URL settings; it receives nothing.
+    let env = Env::start(Sources::Chain, &[("allow_loopback_http", "false")]).await?;
+    let (status, _, body) = env.lookup(json!({ "accountIds": env.ids() })).await?;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("not_configured"))
+    );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("atlassian_api_url") && message.contains("confluence_url"),
+        "{message}"
+    );
+    let ready: Value = env
+        .request(Method::GET, "/health/ready")
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        ready["invalid"],
+        json!(["atlassian_api_url", "confluence_url"])
+    );
+    assert!(env.fake.requests().is_empty());
+    env.finish().await?;
+    // Hosts that are not Atlassian's are invalid settings, not a 502 at run time.
+    for (name, value) in [
+        (
+            "atlassian_api_url",
+            "https://api.atlassian.com.evil.example",
+        ),
+        ("atlassian_api_url", "https://169.254.169.254"),
+        ("confluence_url", "https://acme.evil.example"),
+    ] {
+        let env = Env::start(Sources::Chain, &[(name, value)]).await?;
+        let (status, _, body) = env.lookup(json!({ "accountIds": env.ids() })).await?;
+        assert_eq!(status, 503, "{name}={value}: {body}");
+        assert!(
+            body["message"].as_str().unwrap_or_default().contains(name),
+            "{body}"
+        );
+        assert!(!body.to_string().contains("evil"), "{body}");
+        assert!(env.fake.requests().is_empty());
+        env.finish().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weak_key_is_refused_with_how_to_make_one() -> Result<()> {
+    for weak in ["a".repeat(32), "0123456789".repeat(4)] {
+        let env = Env::start(Sources::Admin, &[("api_key", &weak)]).await?;
+        let r = env
+            .request(Method::POST, "/")
+            .header("x-api-key", &weak)
+            .body(r#"{"accountIds": []}"#)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 503);
+        let text = r.text().await?;
+        assert!(!text.contains(&weak), "{text}");
+        let (_, _, body) = {
+            let r = env
+                .request(Method::GET, "/admin/status")
+                .header("x-api-key", &weak)
+                .send()
+                .await?;
+            (r.status(), (), r.json::<Value>().await?)
+        };
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("api_key"),
+            "{body}"
+        );
+        let mut env = env;
+        env.never_logged.push(weak.clone());
+        env.finish().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_liveness_and_readiness_names_no_secret() -> Result<()> {
+    // Only a key: liveness is still 200; readiness names non-secret settings only.
+    let server = serve(vec![("api_key".into(), KEY.into())]).await?;
+    let r = reqwest::get(server.url() + "/health").await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await?, json!({"status": "ok"}));
+    let r = reqwest::get(server.url() + "/health/ready").await?;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await?;
+    assert_eq!(body["status"], "not_configured");
+    for secret in [
+        "api_key",
+        "atlassian_admin_api_key",
+        "confluence_api_token",
+        "confluence_bearer_token",
+    ] {
+        assert!(!body.to_string().contains(secret), "{secret} in {body}");
+    }
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_says_which_key_was_used_by_position() -> Result<()> {
+    let both = format!("{KEY},{KEY2}");
+    let env = Env::start(Sources::Admin, &[("api_key", &both)]).await?;
+    for key in [KEY2, KEY] {
+        env.request(Method::POST, "/")
+            .header("x-api-key", key)
+            .body(r#"{"accountIds": []}"#)
+            .send()
+            .await?;
+    }
+    let log = std::fs::read_to_string(env.server.log_dir().join("identity-accessor_stdout.txt"))?;
+    let lines: Vec<Value> = log
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(lines[0]["key"], 2);
+    assert_eq!(lines[1]["key"], 1);
+    for fp in [&sha256_hex(KEY)[..8], &sha256_hex(KEY2)[..8]] {
+        assert!(!log.contains(fp), "a fingerprint in the log");
+    }
     env.finish().await
 }

@@ -137,6 +137,7 @@ async fn scoped_api_token_goes_basic_through_ex_confluence_cloud_id() -> Result<
     let server = serve(vec![
         ("api_key".into(), KEY.into()),
         ("atlassian_api_url".into(), fake.url()),
+        ("allow_loopback_http".into(), "true".into()),
         ("confluence_email".into(), c.site_email.clone()),
         ("confluence_api_token".into(), c.scoped_api_token.clone()),
         ("confluence_cloud_id".into(), c.cloud_id.clone()),

@@ -96,6 +96,8 @@ pub fn source_vars(fake: &FakeAtlassian, sources: Sources) -> Vec<(String, Strin
     let mut v = vec![
         ("api_key".to_string(), KEY.to_string()),
         ("atlassian_api_url".to_string(), fake.url()),
+        // The fake Atlassian is plain http on 127.0.0.1: a test-only setting allows it.
+        ("allow_loopback_http".to_string(), "true".to_string()),
     ];
     if sources.admin() {
         v.push(("atlassian_org_id".into(), c.org_id.clone()));

@@ -69,6 +69,7 @@ pub fn chain_vars(fake: &FakeAtlassian, extra: &[(&str, String)]) -> Vec<(String
     let mut v = vec![
         ("api_key".to_string(), KEY.to_string()),
         ("atlassian_api_url".to_string(), fake.url()),
+        ("allow_loopback_http".into(), "true".into()),
         ("atlassian_org_id".into(), c.org_id.clone()),
         ("atlassian_admin_api_key".into(), c.admin_api_key.clone()),
         ("confluence_url".into(), fake.url()),

@@ -126,6 +126,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         for (name, value) in [
             ("api_key", key.clone()),
             ("atlassian_api_url", url.clone()),
+            // The fake is plain http on 127.0.0.1: allowed by this test-only setting.
+            ("allow_loopback_http", "true".to_string()),
             ("atlassian_org_id", creds.org_id.to_string()),
             ("atlassian_admin_api_key", creds.admin_api_key.to_string()),
             ("confluence_url", url.clone()),
