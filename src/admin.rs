@@ -33,8 +33,7 @@ use serde::Serialize;
 use crate::auth::ApiKeys;
 use crate::config::{self, Config, ConfigError, SECRET_VARIABLES};
 use crate::error::{ApiError, Response};
-use crate::handler::Platform;
-use crate::platform::{OutboundResponse, TransportError};
+use crate::platform::{OutboundResponse, Platform, TransportError};
 use crate::upstream::retry::{classify, StatusClass};
 use crate::upstream::{CallContext, Source, SourceKind, Stats};
 

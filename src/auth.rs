@@ -148,6 +148,18 @@ pub fn check_strength(key: &str) -> Result<(), KeyConfigError> {
     }
 }
 
+/// The one `X-Api-Key` value presented among request `headers` (names in any case); empty when
+/// absent or repeated (a repeated header is ambiguous: refused like a wrong key).
+pub fn presented_key(headers: &[(String, Vec<u8>)]) -> &[u8] {
+    let mut values = headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("x-api-key"));
+    match (values.next(), values.next()) {
+        (Some((_, value)), None) => value,
+        _ => b"",
+    }
+}
+
 fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
@@ -400,5 +412,20 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "*** ***");
         let keys = ApiKeys::parse(KEY_A).unwrap();
         assert!(!format!("{keys:?}").contains(KEY_A));
+    }
+
+    #[test]
+    fn presented_key_is_the_one_x_api_key_value_else_empty() {
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, Vec<u8>)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        let one = h(&[("Accept", "x"), ("X-API-Key", KEY_A)]);
+        assert_eq!(presented_key(&one), KEY_A.as_bytes());
+        assert_eq!(presented_key(&h(&[("accept", "x")])), b"");
+        let twice = h(&[("x-api-key", KEY_A), ("X-Api-Key", KEY_A)]);
+        assert_eq!(presented_key(&twice), b"", "a repeated header is ambiguous");
     }
 }

@@ -22,10 +22,10 @@ use wasi::http::types as http;
 use wasi::io::poll::Pollable;
 use wasi::io::streams::StreamError;
 
-use crate::handler::{self, Body, BodyError, Platform, Request, MAX_RESPONSE_BYTES};
+use crate::handler::{self, Body, BodyError, Request, MAX_RESPONSE_BYTES};
 use crate::platform::{
-    Method, OutboundRequest, OutboundResponse, Runtime, Transport, TransportError, VariableError,
-    Variables,
+    Method, OutboundRequest, OutboundResponse, Platform, Runtime, Transport, TransportError,
+    VariableError, Variables,
 };
 
 /// Bytes asked for per read.

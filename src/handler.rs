@@ -30,10 +30,11 @@ use futures::future::{self, Either, LocalBoxFuture};
 use serde::Serialize;
 
 use crate::admin;
+use crate::auth::{presented_key, ApiKeys};
 use crate::config::{Config, ConfigError};
 use crate::error::{ApiError, Response};
 use crate::log::{method_name, rfc3339, RequestLog};
-use crate::platform::{Runtime, Transport, Variables};
+use crate::platform::{Platform, Runtime};
 use crate::request::{is_json_content_type, parse_lookup, MAX_BODY_BYTES};
 use crate::resolve::resolve;
 use crate::upstream::{CallContext, Stats};
@@ -90,16 +91,6 @@ impl<B> Request<B> {
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .count()
     }
-}
-
-/// The platform, as the core reaches it.
-pub struct Platform<'a> {
-    /// Spin variables.
-    pub variables: &'a dyn Variables,
-    /// Outbound HTTP.
-    pub transport: &'a dyn Transport,
-    /// Time and randomness.
-    pub runtime: &'a dyn Runtime,
 }
 
 #[derive(Serialize)]
@@ -226,7 +217,9 @@ pub async fn handle<B: Body>(
         "/admin/favicon.svg" if log.method == "GET" => Ok(admin::icon()),
         "/admin/status" if log.method == "GET" => {
             match authenticate(&request, platform, &mut log) {
-                Ok(keys) => admin::status(keys, presented_key(&request), platform, &stats).await,
+                Ok(keys) => {
+                    admin::status(keys, presented_key(&request.headers), platform, &stats).await
+                }
                 Err(e) => Err(e),
             }
         }
@@ -264,22 +257,13 @@ fn authenticate<B>(
     request: &Request<B>,
     platform: &Platform<'_>,
     log: &mut RequestLog,
-) -> Result<crate::auth::ApiKeys, ApiError> {
+) -> Result<ApiKeys, ApiError> {
     let keys = Config::load_keys(platform.variables).map_err(|e| not_configured(&e))?;
     let position = keys
-        .position(presented_key(request))
+        .position(presented_key(&request.headers))
         .ok_or(ApiError::Unauthorized)?;
     log.key = Some(position);
     Ok(keys)
-}
-
-/// The one `X-Api-Key` value presented; empty when absent or repeated (a repeated header is
-/// ambiguous: refused like a wrong key).
-fn presented_key<B>(request: &Request<B>) -> &[u8] {
-    match request.header_count("x-api-key") {
-        1 => request.header("x-api-key").unwrap_or_default(),
-        _ => b"",
-    }
 }
 
 fn not_configured(e: &ConfigError) -> ApiError {

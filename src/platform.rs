@@ -2,7 +2,7 @@
 //!
 //! The core never calls Spin or WASI directly. It reads configuration through [`Variables`],
 //! makes outbound HTTP calls through [`Transport`], and tells time, sleeps and draws random
-//! numbers through [`Runtime`]. The Spin entry implements them over `fermyon:spin/variables`,
+//! numbers through [`Runtime`]; [`Platform`] bundles the three for the core. The Spin entry implements them over `fermyon:spin/variables`,
 //! `wasi:http` and `wasi:clocks`; tests implement them with fakes.
 
 use std::time::Duration;
@@ -109,4 +109,14 @@ pub trait Runtime {
     fn unix_time(&self) -> Duration;
     /// A random number, for request ids and backoff jitter.
     fn random_u64(&self) -> u64;
+}
+
+/// The platform, as the core reaches it.
+pub struct Platform<'a> {
+    /// Spin variables.
+    pub variables: &'a dyn Variables,
+    /// Outbound HTTP.
+    pub transport: &'a dyn Transport,
+    /// Time and randomness.
+    pub runtime: &'a dyn Runtime,
 }
