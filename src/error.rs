@@ -3,11 +3,12 @@
 //! Every error answer is `{"error": "<code>", "message": "<one plain sentence>"}`. Messages are
 //! built only from fixed text, variable *names*, indexes and limits: never from a request body,
 //! an upstream body, a key, a token, an email or an account id. Caller faults are 4xx variants,
-//! our or Atlassian's faults are 5xx variants; the two never share a variant.
+//! our or Atlassian's faults are 5xx variants; the two never share a variant. Upstream failures
+//! ([`UpstreamError`]) become answers here too, so the upstream layer knows nothing of HTTP.
 
 use serde::Serialize;
 
-use crate::upstream::SourceKind;
+use crate::upstream::{SourceKind, UpstreamError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -245,6 +246,20 @@ impl ApiError {
             _ => {}
         }
         response
+    }
+}
+
+/// An upstream failure as an answer: a `Retry-After` is rounded up to whole seconds, at least 1.
+impl From<UpstreamError> for ApiError {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::AuthFailed { origin } => ApiError::UpstreamAuthFailed { origin },
+            UpstreamError::RateLimited { retry_after } => ApiError::UpstreamRateLimited {
+                retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            },
+            UpstreamError::Timeout => ApiError::UpstreamTimeout,
+            UpstreamError::Failed { origin, detail } => ApiError::UpstreamError { origin, detail },
+        }
     }
 }
 

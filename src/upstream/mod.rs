@@ -137,20 +137,6 @@ pub enum UpstreamError {
     },
 }
 
-impl From<UpstreamError> for crate::error::ApiError {
-    fn from(e: UpstreamError) -> Self {
-        use crate::error::ApiError;
-        match e {
-            UpstreamError::AuthFailed { origin } => ApiError::UpstreamAuthFailed { origin },
-            UpstreamError::RateLimited { retry_after } => ApiError::UpstreamRateLimited {
-                retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
-            },
-            UpstreamError::Timeout => ApiError::UpstreamTimeout,
-            UpstreamError::Failed { origin, detail } => ApiError::UpstreamError { origin, detail },
-        }
-    }
-}
-
 /// Counters for the request log.
 #[derive(Debug, Default)]
 pub struct Stats {
