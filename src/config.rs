@@ -461,144 +461,18 @@ impl Config {
         given_keys: Option<ApiKeys>,
     ) -> Result<Config, ConfigError> {
         let mut r = Reader::new(vars);
-
         let keys = match given_keys {
             Some(keys) => Some(keys),
             None => r.keys(),
         };
         r.allow_loopback = r.flag(ALLOW_LOOPBACK_HTTP);
-
-        let api_url_raw = r.get(ATLASSIAN_API_URL);
-        let api_url = if api_url_raw.is_empty() {
-            DEFAULT_ATLASSIAN_API_URL.to_string()
-        } else {
-            check_api_url(&api_url_raw, r.allow_loopback).unwrap_or_else(|why| {
-                r.errors.invalid.push((ATLASSIAN_API_URL, why));
-                String::new()
-            })
-        };
-
-        let org_id = r.get(ATLASSIAN_ORG_ID);
-        let admin_key = r.get(ATLASSIAN_ADMIN_API_KEY);
-        let site_url = r.get(CONFLUENCE_URL);
-        let site_email = r.get(CONFLUENCE_EMAIL);
-        let site_token = r.get(CONFLUENCE_API_TOKEN);
-        let bearer = r.get(CONFLUENCE_BEARER_TOKEN);
-        let cloud_id = r.get(CONFLUENCE_CLOUD_ID);
-
-        let admin_present = !org_id.is_empty() || !admin_key.is_empty();
-        let bearer_present = !bearer.is_empty() || !cloud_id.is_empty();
-        let basic_present =
-            !site_url.is_empty() || !site_email.is_empty() || !site_token.is_empty();
-        let confluence_present = bearer_present || basic_present;
-
-        let sources_raw = r.get(EMAIL_SOURCES);
-        let names: Vec<SourceName> =
-            if sources_raw.is_empty() || sources_raw.eq_ignore_ascii_case("auto") {
-                let mut names = Vec::new();
-                if admin_present {
-                    names.push(SourceName::Admin);
-                }
-                if confluence_present {
-                    names.push(SourceName::Confluence);
-                }
-                if names.is_empty() {
-                    // No source at all: name every variable that could provide one.
-                    for name in [
-                        ATLASSIAN_ORG_ID,
-                        ATLASSIAN_ADMIN_API_KEY,
-                        CONFLUENCE_URL,
-                        CONFLUENCE_EMAIL,
-                        CONFLUENCE_API_TOKEN,
-                        CONFLUENCE_BEARER_TOKEN,
-                        CONFLUENCE_CLOUD_ID,
-                    ] {
-                        r.require(name, "");
-                    }
-                }
-                names
-            } else {
-                let mut names = Vec::new();
-                for word in sources_raw
-                    .split(|c: char| c == ',' || c.is_whitespace())
-                    .filter(|s| !s.is_empty())
-                {
-                    let name = match word.to_ascii_lowercase().as_str() {
-                        "admin" => SourceName::Admin,
-                        "confluence" => SourceName::Confluence,
-                        _ => {
-                            r.errors.invalid.push((
-                                EMAIL_SOURCES,
-                                "must be auto, or a list of admin and confluence",
-                            ));
-                            continue;
-                        }
-                    };
-                    if names.contains(&name) {
-                        r.errors
-                            .invalid
-                            .push((EMAIL_SOURCES, "names a source twice"));
-                    } else {
-                        names.push(name);
-                    }
-                }
-                names
-            };
-
-        let mut sources = Vec::new();
-        for name in names {
-            match name {
-                SourceName::Admin => {
-                    r.require(ATLASSIAN_ORG_ID, &org_id);
-                    r.require(ATLASSIAN_ADMIN_API_KEY, &admin_key);
-                    if !org_id.is_empty() && !is_path_safe(&org_id) {
-                        r.errors
-                            .invalid
-                            .push((ATLASSIAN_ORG_ID, "may hold only letters, digits, - and _"));
-                    } else if !org_id.is_empty() && !admin_key.is_empty() && !api_url.is_empty() {
-                        sources.push(Source::Admin(AdminSource::new(
-                            &api_url,
-                            &org_id,
-                            Secret::new(admin_key.clone()),
-                        )));
-                    }
-                }
-                SourceName::Confluence => {
-                    if let Some(source) = r.confluence(
-                        &api_url,
-                        &site_url,
-                        &site_email,
-                        &site_token,
-                        &bearer,
-                        &cloud_id,
-                    ) {
-                        sources.push(Source::Confluence(source));
-                    }
-                }
-            }
-        }
-        if sources.is_empty() && r.errors.is_empty() {
-            r.errors.invalid.push((EMAIL_SOURCES, "names no source"));
-        }
-
-        let max_account_ids = r.number(
-            MAX_ACCOUNT_IDS,
-            DEFAULT_MAX_ACCOUNT_IDS as u64,
-            MAX_ACCOUNT_IDS_RANGE,
-            "must be a whole number from 1 to 10000",
-        ) as usize;
-        let request_timeout_ms = r.number(
-            REQUEST_TIMEOUT_MS,
-            DEFAULT_REQUEST_TIMEOUT_MS,
-            REQUEST_TIMEOUT_RANGE,
-            "must be a whole number of milliseconds from 100 to 600000",
-        );
-        let upstream_concurrency = r.number(
-            UPSTREAM_CONCURRENCY,
-            DEFAULT_UPSTREAM_CONCURRENCY as u64,
-            CONCURRENCY_RANGE,
-            "must be a whole number from 1 to 32",
-        ) as usize;
+        let api_url = r.api_url();
+        let settings = r.source_settings();
+        let names = r.source_names(&settings);
+        let sources = r.sources(&names, &api_url, &settings);
+        let max_account_ids = r.max_account_ids();
+        let request_timeout_ms = r.request_timeout_ms();
+        let upstream_concurrency = r.upstream_concurrency();
 
         match keys {
             Some(keys) if r.errors.is_empty() => Ok(Config {
@@ -610,6 +484,210 @@ impl Config {
             }),
             _ => Err(r.errors),
         }
+    }
+}
+
+/// The settings of the email sources, as read (trimmed, empty when unset).
+struct SourceSettings {
+    org_id: String,
+    admin_key: String,
+    site_url: String,
+    site_email: String,
+    site_token: String,
+    bearer: String,
+    cloud_id: String,
+}
+
+impl SourceSettings {
+    /// Whether any admin setting is given.
+    fn admin_present(&self) -> bool {
+        !self.org_id.is_empty() || !self.admin_key.is_empty()
+    }
+
+    /// Whether any Confluence setting (bearer or basic) is given.
+    fn confluence_present(&self) -> bool {
+        let bearer_present = !self.bearer.is_empty() || !self.cloud_id.is_empty();
+        let basic_present =
+            !self.site_url.is_empty() || !self.site_email.is_empty() || !self.site_token.is_empty();
+        bearer_present || basic_present
+    }
+}
+
+/// The per-setting parsers of [`Config::load`], in the order it reads the variables.
+impl Reader<'_> {
+    /// `atlassian_api_url`, checked; its default when unset, empty (noted) when invalid.
+    fn api_url(&mut self) -> String {
+        let api_url_raw = self.get(ATLASSIAN_API_URL);
+        if api_url_raw.is_empty() {
+            DEFAULT_ATLASSIAN_API_URL.to_string()
+        } else {
+            check_api_url(&api_url_raw, self.allow_loopback).unwrap_or_else(|why| {
+                self.errors.invalid.push((ATLASSIAN_API_URL, why));
+                String::new()
+            })
+        }
+    }
+
+    /// Every source setting, read once.
+    fn source_settings(&mut self) -> SourceSettings {
+        SourceSettings {
+            org_id: self.get(ATLASSIAN_ORG_ID),
+            admin_key: self.get(ATLASSIAN_ADMIN_API_KEY),
+            site_url: self.get(CONFLUENCE_URL),
+            site_email: self.get(CONFLUENCE_EMAIL),
+            site_token: self.get(CONFLUENCE_API_TOKEN),
+            bearer: self.get(CONFLUENCE_BEARER_TOKEN),
+            cloud_id: self.get(CONFLUENCE_CLOUD_ID),
+        }
+    }
+
+    /// `email_sources`: `auto` (or unset) or a list of names.
+    fn source_names(&mut self, settings: &SourceSettings) -> Vec<SourceName> {
+        let sources_raw = self.get(EMAIL_SOURCES);
+        if sources_raw.is_empty() || sources_raw.eq_ignore_ascii_case("auto") {
+            self.auto_source_names(settings)
+        } else {
+            self.listed_source_names(&sources_raw)
+        }
+    }
+
+    /// `email_sources=auto`: every source with a setting given; when none is, every variable
+    /// that could provide one is named missing.
+    fn auto_source_names(&mut self, settings: &SourceSettings) -> Vec<SourceName> {
+        let mut names = Vec::new();
+        if settings.admin_present() {
+            names.push(SourceName::Admin);
+        }
+        if settings.confluence_present() {
+            names.push(SourceName::Confluence);
+        }
+        if names.is_empty() {
+            // No source at all: name every variable that could provide one.
+            for name in [
+                ATLASSIAN_ORG_ID,
+                ATLASSIAN_ADMIN_API_KEY,
+                CONFLUENCE_URL,
+                CONFLUENCE_EMAIL,
+                CONFLUENCE_API_TOKEN,
+                CONFLUENCE_BEARER_TOKEN,
+                CONFLUENCE_CLOUD_ID,
+            ] {
+                self.require(name, "");
+            }
+        }
+        names
+    }
+
+    /// `email_sources` as a list: `admin` and `confluence`, separated by commas or whitespace,
+    /// each at most once.
+    fn listed_source_names(&mut self, sources_raw: &str) -> Vec<SourceName> {
+        let mut names = Vec::new();
+        for word in sources_raw
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            let name = match word.to_ascii_lowercase().as_str() {
+                "admin" => SourceName::Admin,
+                "confluence" => SourceName::Confluence,
+                _ => {
+                    self.errors.invalid.push((
+                        EMAIL_SOURCES,
+                        "must be auto, or a list of admin and confluence",
+                    ));
+                    continue;
+                }
+            };
+            if names.contains(&name) {
+                self.errors
+                    .invalid
+                    .push((EMAIL_SOURCES, "names a source twice"));
+            } else {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// The sources `names` asks for, built from their settings; `email_sources` is invalid when
+    /// it names none and nothing else is wrong.
+    fn sources(
+        &mut self,
+        names: &[SourceName],
+        api_url: &str,
+        settings: &SourceSettings,
+    ) -> Vec<Source> {
+        let mut sources = Vec::new();
+        for name in names {
+            let source = match name {
+                SourceName::Admin => self.admin(api_url, settings).map(Source::Admin),
+                SourceName::Confluence => self
+                    .confluence(
+                        api_url,
+                        &settings.site_url,
+                        &settings.site_email,
+                        &settings.site_token,
+                        &settings.bearer,
+                        &settings.cloud_id,
+                    )
+                    .map(Source::Confluence),
+            };
+            sources.extend(source);
+        }
+        if sources.is_empty() && self.errors.is_empty() {
+            self.errors.invalid.push((EMAIL_SOURCES, "names no source"));
+        }
+        sources
+    }
+
+    /// The admin source from `atlassian_org_id` and `atlassian_admin_api_key`.
+    fn admin(&mut self, api_url: &str, settings: &SourceSettings) -> Option<AdminSource> {
+        let (org_id, admin_key) = (&settings.org_id, &settings.admin_key);
+        self.require(ATLASSIAN_ORG_ID, org_id);
+        self.require(ATLASSIAN_ADMIN_API_KEY, admin_key);
+        if !org_id.is_empty() && !is_path_safe(org_id) {
+            self.errors
+                .invalid
+                .push((ATLASSIAN_ORG_ID, "may hold only letters, digits, - and _"));
+            None
+        } else if !org_id.is_empty() && !admin_key.is_empty() && !api_url.is_empty() {
+            Some(AdminSource::new(
+                api_url,
+                org_id,
+                Secret::new(admin_key.clone()),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// `max_account_ids`.
+    fn max_account_ids(&mut self) -> usize {
+        self.number(
+            MAX_ACCOUNT_IDS,
+            DEFAULT_MAX_ACCOUNT_IDS as u64,
+            MAX_ACCOUNT_IDS_RANGE,
+            "must be a whole number from 1 to 10000",
+        ) as usize
+    }
+
+    /// `request_timeout_ms`.
+    fn request_timeout_ms(&mut self) -> u64 {
+        self.number(
+            REQUEST_TIMEOUT_MS,
+            DEFAULT_REQUEST_TIMEOUT_MS,
+            REQUEST_TIMEOUT_RANGE,
+            "must be a whole number of milliseconds from 100 to 600000",
+        )
+    }
+
+    /// `upstream_concurrency`.
+    fn upstream_concurrency(&mut self) -> usize {
+        self.number(
+            UPSTREAM_CONCURRENCY,
+            DEFAULT_UPSTREAM_CONCURRENCY as u64,
+            CONCURRENCY_RANGE,
+            "must be a whole number from 1 to 32",
+        ) as usize
     }
 }
 
