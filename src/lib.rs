@@ -33,4 +33,6 @@ mod entry;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(test)]
+mod layering;
+#[cfg(test)]
 pub(crate) mod testing;
