@@ -26,9 +26,9 @@ use std::time::Duration;
 use futures::executor::block_on;
 use futures::future::LocalBoxFuture;
 use identity_accessor::handler::{handle, Body, BodyError, Request};
-use identity_accessor::platform::Platform;
 use identity_accessor::platform::{
-    OutboundRequest, OutboundResponse, Runtime, Transport, TransportError, VariableError, Variables,
+    OutboundRequest, OutboundResponse, Platform, Runtime, Transport, TransportError, VariableError,
+    Variables,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
