@@ -103,6 +103,11 @@ pub struct Status {
     pub configured: bool,
     /// The active sources, in the order they are asked.
     pub sources: Vec<&'static str>,
+    /// How that order was decided: `auto` (the cheapest source first) or `explicit` (as
+    /// `email_sources` names them); `null` when the configuration does not load.
+    pub order: Option<&'static str>,
+    /// Why the sources run in that order, one sentence; `null` when not configured.
+    pub order_reason: Option<&'static str>,
     /// Every variable the component reads, in the README's order.
     pub variables: Vec<VariableState>,
     /// Variables that must be set and are not.
@@ -400,6 +405,8 @@ pub async fn status(
             .iter()
             .flat_map(|c| c.sources.iter().map(|s| s.kind().name()))
             .collect(),
+        order: config.as_ref().map(|c| c.order.name()),
+        order_reason: config.as_ref().map(|c| c.order.reason()),
         variables,
         missing: problems.missing.clone(),
         invalid: problems
@@ -481,7 +488,13 @@ mod tests {
         assert_eq!(s["ok"], true);
         assert_eq!(s["configured"], true);
         assert_eq!(s["version"], crate::VERSION);
-        assert_eq!(s["sources"], json!(["admin", "confluence"]));
+        // email_sources is unset (auto): the cheapest source first.
+        assert_eq!(s["sources"], json!(["confluence", "admin"]));
+        assert_eq!(s["order"], "auto");
+        assert!(s["orderReason"]
+            .as_str()
+            .unwrap()
+            .contains("cheapest source first"));
         assert_eq!(
             s["keys"],
             json!({"count": 2, "fingerprints": [&sha256_hex(KEY)[..8], &sha256_hex(KEY2)[..8]]})
@@ -500,7 +513,7 @@ mod tests {
         assert_eq!(find("confluence_url")["set"], true);
         let checks = s["checks"].as_array().unwrap();
         assert_eq!(checks.len(), 2);
-        for (c, source) in checks.iter().zip(["admin", "confluence"]) {
+        for (c, source) in checks.iter().zip(["confluence", "admin"]) {
             assert_eq!(c["source"], source);
             assert_eq!(c["status"], "ok");
             assert_eq!(c["upstreamStatus"], 200);
@@ -535,6 +548,17 @@ mod tests {
         }
     }
 
+    /// The check of one source, whatever the order.
+    fn check_of(s: &Value, source: &str) -> Value {
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == source)
+            .unwrap()
+            .clone()
+    }
+
     #[test]
     fn refused_credentials_are_red_with_the_variables_to_fix() {
         let (r, _) = run(&vars(&both()), KEY, |req| {
@@ -546,7 +570,7 @@ mod tests {
         });
         let s = ok_json(r);
         assert_eq!(s["ok"], false);
-        let admin = &s["checks"][0];
+        let admin = &check_of(&s, "admin");
         assert_eq!(admin["status"], "credentials_refused");
         assert_eq!(admin["upstreamStatus"], 401);
         assert_eq!(
@@ -557,7 +581,7 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("atlassian_admin_api_key"));
-        assert_eq!(s["checks"][1]["status"], "ok");
+        assert_eq!(check_of(&s, "confluence")["status"], "ok");
     }
 
     #[test]
@@ -618,7 +642,7 @@ mod tests {
         });
         let s = ok_json(r);
         assert_eq!(t.calls.borrow().len(), 2, "no retry");
-        let admin = &s["checks"][0];
+        let admin = &check_of(&s, "admin");
         assert_eq!(admin["status"], "unreachable");
         assert_eq!(admin["reason"], "denied_by_allowed_outbound_hosts");
         assert_eq!(admin["upstreamStatus"], Value::Null);
@@ -627,8 +651,8 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("allowed_outbound_hosts"));
-        assert_eq!(s["checks"][1]["status"], "rate_limited");
-        assert_eq!(s["checks"][1]["upstreamStatus"], 429);
+        assert_eq!(check_of(&s, "confluence")["status"], "rate_limited");
+        assert_eq!(check_of(&s, "confluence")["upstreamStatus"], 429);
     }
 
     #[test]

@@ -70,6 +70,37 @@ const MAX_ACCOUNT_IDS_RANGE: (u64, u64) = (1, 10_000);
 const REQUEST_TIMEOUT_RANGE: (u64, u64) = (100, 600_000);
 const CONCURRENCY_RANGE: (u64, u64) = (1, 32);
 
+/// How the order of the email sources was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceOrder {
+    /// `email_sources=auto` (or unset): every configured source, the cheapest first —
+    /// Confluence (250 ids a call), then admin (10 ids a call) for what is still unresolved.
+    Auto,
+    /// `email_sources` named the sources: asked in the order given.
+    Explicit,
+}
+
+impl SourceOrder {
+    /// The name shown by `/admin/status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceOrder::Auto => "auto",
+            SourceOrder::Explicit => "explicit",
+        }
+    }
+
+    /// Why the sources run in this order, for `/admin/status`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            SourceOrder::Auto => {
+                "email_sources is auto: the cheapest source first (confluence, 250 ids a call), \
+                 then admin (10 ids a call) only for ids still unresolved"
+            }
+            SourceOrder::Explicit => "email_sources names the sources: asked in the order given",
+        }
+    }
+}
+
 /// The complete, checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -77,6 +108,8 @@ pub struct Config {
     pub keys: ApiKeys,
     /// Email sources, in the order they are asked.
     pub sources: Vec<Source>,
+    /// How that order was decided.
+    pub order: SourceOrder,
     /// Distinct ids accepted per request.
     pub max_account_ids: usize,
     /// The whole request's deadline.
@@ -366,57 +399,63 @@ impl Config {
         let confluence_present = bearer_present || basic_present;
 
         let sources_raw = r.get(EMAIL_SOURCES);
-        let names: Vec<SourceName> =
-            if sources_raw.is_empty() || sources_raw.eq_ignore_ascii_case("auto") {
-                let mut names = Vec::new();
-                if admin_present {
-                    names.push(SourceName::Admin);
+        let order = if sources_raw.is_empty() || sources_raw.eq_ignore_ascii_case("auto") {
+            SourceOrder::Auto
+        } else {
+            SourceOrder::Explicit
+        };
+        let names: Vec<SourceName> = if order == SourceOrder::Auto {
+            // The cheapest source first: users-bulk takes 250 ids a call, the admin search
+            // 10. Either gives the same email for an account both can resolve.
+            let mut names = Vec::new();
+            if confluence_present {
+                names.push(SourceName::Confluence);
+            }
+            if admin_present {
+                names.push(SourceName::Admin);
+            }
+            if names.is_empty() {
+                // No source at all: name every variable that could provide one.
+                for name in [
+                    ATLASSIAN_ORG_ID,
+                    ATLASSIAN_ADMIN_API_KEY,
+                    CONFLUENCE_URL,
+                    CONFLUENCE_EMAIL,
+                    CONFLUENCE_API_TOKEN,
+                    CONFLUENCE_BEARER_TOKEN,
+                    CONFLUENCE_CLOUD_ID,
+                ] {
+                    r.require(name, "");
                 }
-                if confluence_present {
-                    names.push(SourceName::Confluence);
-                }
-                if names.is_empty() {
-                    // No source at all: name every variable that could provide one.
-                    for name in [
-                        ATLASSIAN_ORG_ID,
-                        ATLASSIAN_ADMIN_API_KEY,
-                        CONFLUENCE_URL,
-                        CONFLUENCE_EMAIL,
-                        CONFLUENCE_API_TOKEN,
-                        CONFLUENCE_BEARER_TOKEN,
-                        CONFLUENCE_CLOUD_ID,
-                    ] {
-                        r.require(name, "");
+            }
+            names
+        } else {
+            let mut names = Vec::new();
+            for word in sources_raw
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty())
+            {
+                let name = match word.to_ascii_lowercase().as_str() {
+                    "admin" => SourceName::Admin,
+                    "confluence" => SourceName::Confluence,
+                    _ => {
+                        r.errors.invalid.push((
+                            EMAIL_SOURCES,
+                            "must be auto, or a list of admin and confluence",
+                        ));
+                        continue;
                     }
+                };
+                if names.contains(&name) {
+                    r.errors
+                        .invalid
+                        .push((EMAIL_SOURCES, "names a source twice"));
+                } else {
+                    names.push(name);
                 }
-                names
-            } else {
-                let mut names = Vec::new();
-                for word in sources_raw
-                    .split(|c: char| c == ',' || c.is_whitespace())
-                    .filter(|s| !s.is_empty())
-                {
-                    let name = match word.to_ascii_lowercase().as_str() {
-                        "admin" => SourceName::Admin,
-                        "confluence" => SourceName::Confluence,
-                        _ => {
-                            r.errors.invalid.push((
-                                EMAIL_SOURCES,
-                                "must be auto, or a list of admin and confluence",
-                            ));
-                            continue;
-                        }
-                    };
-                    if names.contains(&name) {
-                        r.errors
-                            .invalid
-                            .push((EMAIL_SOURCES, "names a source twice"));
-                    } else {
-                        names.push(name);
-                    }
-                }
-                names
-            };
+            }
+            names
+        };
 
         let mut sources = Vec::new();
         for name in names {
@@ -477,6 +516,7 @@ impl Config {
             Some(keys) if r.errors.is_empty() => Ok(Config {
                 keys,
                 sources,
+                order,
                 max_account_ids,
                 request_timeout: Duration::from_millis(request_timeout_ms),
                 upstream_concurrency,
@@ -530,16 +570,23 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn auto_orders_admin_before_confluence() {
+    fn auto_orders_the_cheaper_confluence_before_admin() {
         let mut v = admin_vars();
         v.extend([
             (CONFLUENCE_URL, "https://acme.atlassian.net/"),
             (CONFLUENCE_EMAIL, "bot@acme.com"),
             (CONFLUENCE_API_TOKEN, "tok"),
         ]);
-        let c = Config::load(&vars(&v)).unwrap();
-        assert!(matches!(c.sources[0], Source::Admin(_)));
-        assert!(matches!(c.sources[1], Source::Confluence(_)));
+        for sources in [None, Some("auto"), Some(" AUTO ")] {
+            let mut v = v.clone();
+            if let Some(value) = sources {
+                v.push((EMAIL_SOURCES, value));
+            }
+            let c = Config::load(&vars(&v)).unwrap();
+            assert!(matches!(c.sources[0], Source::Confluence(_)), "{sources:?}");
+            assert!(matches!(c.sources[1], Source::Admin(_)), "{sources:?}");
+            assert_eq!(c.order, SourceOrder::Auto);
+        }
     }
 
     #[test]
@@ -553,6 +600,13 @@ pub(crate) mod tests {
         let c = Config::load(&vars(&v)).unwrap();
         assert!(matches!(c.sources[0], Source::Confluence(_)));
         assert!(matches!(c.sources[1], Source::Admin(_)));
+        assert_eq!(c.order, SourceOrder::Explicit);
+        v.retain(|(name, _)| *name != EMAIL_SOURCES);
+        v.push((EMAIL_SOURCES, "admin,confluence"));
+        let c = Config::load(&vars(&v)).unwrap();
+        assert!(matches!(c.sources[0], Source::Admin(_)));
+        assert!(matches!(c.sources[1], Source::Confluence(_)));
+        assert_eq!(c.order, SourceOrder::Explicit);
     }
 
     #[test]

@@ -253,11 +253,19 @@ async fn exchange(
     timeout: Duration,
 ) -> Result<OutboundResponse, TransportError> {
     let (scheme, authority, path) = split_url(&request.url).ok_or(TransportError::Connection)?;
-    let headers: Vec<(String, Vec<u8>)> = request
+    let mut headers: Vec<(String, Vec<u8>)> = request
         .headers
         .iter()
         .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
         .collect();
+    // The body's size is known: send it as Content-Length, never chunked (what every proxy and
+    // WAF in front of an API accepts). The host checks the body written against it.
+    if request.method == Method::Post || !request.body.is_empty() {
+        headers.push((
+            "content-length".into(),
+            request.body.len().to_string().into_bytes(),
+        ));
+    }
     let fields = http::Fields::from_list(&headers).map_err(|_| TransportError::Connection)?;
     let outgoing = http::OutgoingRequest::new(fields);
     let method = match request.method {
