@@ -235,16 +235,23 @@ async fn write_body(body: http::OutgoingBody, bytes: &[u8]) -> Result<(), ()> {
                 Err(_) => return Err(()),
             }
         }
-        stream.flush().map_err(|_| ())?;
-        // The flush completes when the stream is writable again (or closed).
-        loop {
-            match stream.check_write() {
-                Ok(0) => wait(stream.subscribe()).await,
-                Ok(_) => break,
-                Err(_) => return Err(()),
-            }
+        // Every byte is written. With a Content-Length the host may close the stream as soon as
+        // it has them all: a closed stream now is success, not a failed write.
+        match stream.flush() {
+            Ok(()) => loop {
+                // The flush completes when the stream is writable again (or closed).
+                match stream.check_write() {
+                    Ok(0) => wait(stream.subscribe()).await,
+                    Ok(_) | Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(_)) => return Err(()),
+                }
+            },
+            Err(StreamError::Closed) => {}
+            Err(StreamError::LastOperationFailed(_)) => return Err(()),
         }
+        // The stream (a child of the body) is dropped here, before the body is finished.
     }
+    // The host checks the body against its Content-Length.
     http::OutgoingBody::finish(body, None).map_err(|_| ())
 }
 
