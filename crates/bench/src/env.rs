@@ -63,7 +63,8 @@ pub fn load_app(wasm: &Path) -> Result<Arc<devhost::App>> {
     )?))
 }
 
-/// The chain configuration (admin, then Confluence basic) pointed at `fake`.
+/// Both sources (admin and Confluence basic; `email_sources` unset, so `auto`) pointed at
+/// `fake`, plus `extra`.
 pub fn chain_vars(fake: &FakeAtlassian, extra: &[(&str, String)]) -> Vec<(String, String)> {
     let c: &Credentials = fake.credentials();
     let mut v = vec![
