@@ -43,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(wait <= retry::MAX_RETRY_AFTER, "{wait:?}");
             }
             if let Some(wait) = retry::parse_rate_limit_reset(&value, now) {
-                assert!(!wait.is_zero() && wait <= retry::MAX_RETRY_AFTER, "{wait:?}");
+                assert!(
+                    !wait.is_zero() && wait <= retry::MAX_RETRY_AFTER,
+                    "{wait:?}"
+                );
             }
             let trimmed = value.trim();
             if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
