@@ -398,13 +398,13 @@ fn is_200(r: &Resp) -> bool {
     r.status == 200
 }
 
-/// Managed ids: one admin call answers each.
-fn managed_ids(truth: &Truth) -> Arc<Vec<String>> {
+/// Visible ids: under `auto`, one `users-bulk` call answers each.
+fn visible_ids(truth: &Truth) -> Arc<Vec<String>> {
     Arc::new(
         truth
             .users
             .iter()
-            .filter(|u| u.managed)
+            .filter(|u| !u.is_hidden())
             .map(|u| u.account_id.clone())
             .collect(),
     )
@@ -414,7 +414,7 @@ fn managed_ids(truth: &Truth) -> Arc<Vec<String>> {
 /// the fake; peak RSS of this process (host, fake and clients) during the runs.
 async fn throughput(ctx: &Ctx<'_>, levels: &[usize], window: f64) -> Result<Value> {
     ctx.fake.set_latency(Duration::ZERO);
-    let ids = managed_ids(ctx.truth);
+    let ids = visible_ids(ctx.truth);
     let through = {
         let ids = ids.clone();
         Arc::new(move |rng: &mut Rng| {
@@ -422,21 +422,19 @@ async fn throughput(ctx: &Ctx<'_>, levels: &[usize], window: f64) -> Result<Valu
             Req::post_json("/", Some(KEY), format!(r#"{{"accountIds":["{id}"]}}"#))
         }) as Arc<dyn Fn(&mut Rng) -> Req + Send + Sync>
     };
-    let admin_path = format!(
-        "/admin/v2/orgs/{}/directories/-/users/search",
-        ctx.fake.credentials().org_id
+    // The same users-bulk call, through the gateway path with the bearer token (no Basic
+    // encoding in the client; the fake does the same work).
+    let bulk_path = format!(
+        "/ex/confluence/{}/wiki/api/v2/users-bulk",
+        ctx.fake.credentials().cloud_id
     );
-    let admin_auth = format!("Bearer {}", ctx.fake.credentials().admin_api_key);
+    let bulk_auth = format!("Bearer {}", ctx.fake.credentials().bearer_token);
     let direct = {
         let ids = ids.clone();
         Arc::new(move |rng: &mut Rng| {
             let id = &ids[rng.below(ids.len())];
-            Req::post_json(
-                &admin_path,
-                None,
-                format!(r#"{{"accountIds":["{id}"],"limit":50}}"#),
-            )
-            .header("authorization", admin_auth.clone())
+            Req::post_json(&bulk_path, None, format!(r#"{{"accountIds":["{id}"]}}"#))
+                .header("authorization", bulk_auth.clone())
         }) as Arc<dyn Fn(&mut Rng) -> Req + Send + Sync>
     };
     let rss_before = stats::proc_status_kb("VmRSS");
