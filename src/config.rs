@@ -90,6 +90,37 @@ const MAX_ACCOUNT_IDS_RANGE: (u64, u64) = (1, 10_000);
 const REQUEST_TIMEOUT_RANGE: (u64, u64) = (100, 600_000);
 const CONCURRENCY_RANGE: (u64, u64) = (1, 32);
 
+/// How the order of the email sources was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceOrder {
+    /// `email_sources=auto` (or unset): every configured source, the cheapest first —
+    /// Confluence (250 ids a call), then admin (10 ids a call) for what is still unresolved.
+    Auto,
+    /// `email_sources` named the sources: asked in the order given.
+    Explicit,
+}
+
+impl SourceOrder {
+    /// The name shown by `/admin/status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceOrder::Auto => "auto",
+            SourceOrder::Explicit => "explicit",
+        }
+    }
+
+    /// Why the sources run in this order, for `/admin/status`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            SourceOrder::Auto => {
+                "email_sources is auto: the cheapest source first (confluence, 250 ids a call), \
+                 then admin (10 ids a call) only for ids still unresolved"
+            }
+            SourceOrder::Explicit => "email_sources names the sources: asked in the order given",
+        }
+    }
+}
+
 /// The complete, checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,6 +128,8 @@ pub struct Config {
     pub keys: ApiKeys,
     /// Email sources, in the order they are asked.
     pub sources: Vec<Source>,
+    /// How that order was decided.
+    pub order: SourceOrder,
     /// Distinct ids accepted per request.
     pub max_account_ids: usize,
     /// The whole request's deadline.
@@ -468,7 +501,7 @@ impl Config {
         r.allow_loopback = r.flag(ALLOW_LOOPBACK_HTTP);
         let api_url = r.api_url();
         let settings = r.source_settings();
-        let names = r.source_names(&settings);
+        let (order, names) = r.source_names(&settings);
         let sources = r.sources(&names, &api_url, &settings);
         let max_account_ids = r.max_account_ids();
         let request_timeout_ms = r.request_timeout_ms();
@@ -478,6 +511,7 @@ impl Config {
             Some(keys) if r.errors.is_empty() => Ok(Config {
                 keys,
                 sources,
+                order,
                 max_account_ids,
                 request_timeout: Duration::from_millis(request_timeout_ms),
                 upstream_concurrency,
@@ -541,25 +575,29 @@ impl Reader<'_> {
         }
     }
 
-    /// `email_sources`: `auto` (or unset) or a list of names.
-    fn source_names(&mut self, settings: &SourceSettings) -> Vec<SourceName> {
+    /// `email_sources`: `auto` (or unset) or a list of names; and how the order was decided.
+    fn source_names(&mut self, settings: &SourceSettings) -> (SourceOrder, Vec<SourceName>) {
         let sources_raw = self.get(EMAIL_SOURCES);
         if sources_raw.is_empty() || sources_raw.eq_ignore_ascii_case("auto") {
-            self.auto_source_names(settings)
+            (SourceOrder::Auto, self.auto_source_names(settings))
         } else {
-            self.listed_source_names(&sources_raw)
+            (
+                SourceOrder::Explicit,
+                self.listed_source_names(&sources_raw),
+            )
         }
     }
 
-    /// `email_sources=auto`: every source with a setting given; when none is, every variable
-    /// that could provide one is named missing.
+    /// `email_sources=auto`: every source with a setting given, the cheapest first (users-bulk
+    /// takes 250 ids a call, the admin search 10; either gives the same email for an account
+    /// both can resolve); when none is, every variable that could provide one is named missing.
     fn auto_source_names(&mut self, settings: &SourceSettings) -> Vec<SourceName> {
         let mut names = Vec::new();
-        if settings.admin_present() {
-            names.push(SourceName::Admin);
-        }
         if settings.confluence_present() {
             names.push(SourceName::Confluence);
+        }
+        if settings.admin_present() {
+            names.push(SourceName::Admin);
         }
         if names.is_empty() {
             // No source at all: name every variable that could provide one.
@@ -781,16 +819,23 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn auto_orders_admin_before_confluence() {
+    fn auto_orders_the_cheaper_confluence_before_admin() {
         let mut v = admin_vars();
         v.extend([
             (CONFLUENCE_URL, "https://acme.atlassian.net/"),
             (CONFLUENCE_EMAIL, "bot@acme.com"),
             (CONFLUENCE_API_TOKEN, "tok"),
         ]);
-        let c = Config::load(&vars(&v)).unwrap();
-        assert!(matches!(c.sources[0], Source::Admin(_)));
-        assert!(matches!(c.sources[1], Source::Confluence(_)));
+        for sources in [None, Some("auto"), Some(" AUTO ")] {
+            let mut v = v.clone();
+            if let Some(value) = sources {
+                v.push((EMAIL_SOURCES, value));
+            }
+            let c = Config::load(&vars(&v)).unwrap();
+            assert!(matches!(c.sources[0], Source::Confluence(_)), "{sources:?}");
+            assert!(matches!(c.sources[1], Source::Admin(_)), "{sources:?}");
+            assert_eq!(c.order, SourceOrder::Auto);
+        }
     }
 
     #[test]
@@ -804,6 +849,13 @@ pub(crate) mod tests {
         let c = Config::load(&vars(&v)).unwrap();
         assert!(matches!(c.sources[0], Source::Confluence(_)));
         assert!(matches!(c.sources[1], Source::Admin(_)));
+        assert_eq!(c.order, SourceOrder::Explicit);
+        v.retain(|(name, _)| *name != EMAIL_SOURCES);
+        v.push((EMAIL_SOURCES, "admin,confluence"));
+        let c = Config::load(&vars(&v)).unwrap();
+        assert!(matches!(c.sources[0], Source::Admin(_)));
+        assert!(matches!(c.sources[1], Source::Confluence(_)));
+        assert_eq!(c.order, SourceOrder::Explicit);
     }
 
     #[test]

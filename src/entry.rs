@@ -248,16 +248,23 @@ async fn write_body(body: http::OutgoingBody, bytes: &[u8]) -> Result<(), ()> {
                 Err(_) => return Err(()),
             }
         }
-        stream.flush().map_err(|_| ())?;
-        // The flush completes when the stream is writable again (or closed).
-        loop {
-            match stream.check_write() {
-                Ok(0) => wait(stream.subscribe()).await,
-                Ok(_) => break,
-                Err(_) => return Err(()),
-            }
+        // Every byte is written. With a Content-Length the host may close the stream as soon as
+        // it has them all: a closed stream now is success, not a failed write.
+        match stream.flush() {
+            Ok(()) => loop {
+                // The flush completes when the stream is writable again (or closed).
+                match stream.check_write() {
+                    Ok(0) => wait(stream.subscribe()).await,
+                    Ok(_) | Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(_)) => return Err(()),
+                }
+            },
+            Err(StreamError::Closed) => {}
+            Err(StreamError::LastOperationFailed(_)) => return Err(()),
         }
+        // The stream (a child of the body) is dropped here, before the body is finished.
     }
+    // The host checks the body against its Content-Length.
     http::OutgoingBody::finish(body, None).map_err(|_| ())
 }
 
@@ -266,11 +273,19 @@ async fn exchange(
     timeout: Duration,
 ) -> Result<OutboundResponse, TransportError> {
     let (scheme, authority, path) = split_url(&request.url).ok_or(TransportError::Connection)?;
-    let headers: Vec<(String, Vec<u8>)> = request
+    let mut headers: Vec<(String, Vec<u8>)> = request
         .headers
         .iter()
         .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
         .collect();
+    // The body's size is known: send it as Content-Length, never chunked (what every proxy and
+    // WAF in front of an API accepts). The host checks the body written against it.
+    if request.method == Method::Post || !request.body.is_empty() {
+        headers.push((
+            "content-length".into(),
+            request.body.len().to_string().into_bytes(),
+        ));
+    }
     let fields = http::Fields::from_list(&headers).map_err(|_| TransportError::Connection)?;
     let outgoing = http::OutgoingRequest::new(fields);
     let method = match request.method {

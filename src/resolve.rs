@@ -1,9 +1,12 @@
 //! Resolution: ids in, emails out, through the configured sources in order.
 //!
 //! Each source is asked only for the ids still unresolved; its ids are cut into chunks of the
-//! source's batch size, and at most `upstream_concurrency` chunks are in flight at once. The
-//! first source to give an id a non-empty email wins. Any failure fails the whole lookup: a
-//! partial answer would silently drop ids whose result is unknown.
+//! source's published maximum (250 for Confluence `users-bulk`, 10 for the admin search), and
+//! at most `upstream_concurrency` chunks are in flight at once. The first source to give an id
+//! a non-empty email wins. Under `email_sources=auto` the order is Confluence then admin
+//! (see `config`): the admin source, 25 times costlier per id, only sees the ids Confluence
+//! could not resolve. Any failure fails the whole lookup: a partial answer would silently drop
+//! ids whose result is unknown.
 
 use std::collections::HashMap;
 
@@ -163,8 +166,12 @@ mod tests {
             .iter()
             .filter(|(c, _)| !c.url.contains("/admin/"))
             .collect();
-        assert_eq!(admin.len(), 20, "1000 ids / 50");
+        assert_eq!(admin.len(), 100, "1000 ids / 10");
         assert_eq!(site.len(), 4, "1000 ids / 250");
+        for body in t.bodies().iter().filter(|b| b.get("limit").is_some()) {
+            let n = body["accountIds"].as_array().unwrap().len();
+            assert!((1..=10).contains(&n), "admin chunk of {n}");
+        }
         let mut seen: Vec<String> = Vec::new();
         for body in t.bodies().iter().filter(|b| b.get("limit").is_none()) {
             let chunk: Vec<String> = serde_json::from_value(body["accountIds"].clone()).unwrap();
@@ -188,12 +195,40 @@ mod tests {
             }
         });
         let many: Vec<String> = (0..120).map(|i| format!("u{i}")).collect();
+        // u50 starts the sixth admin chunk of 10.
         assert_eq!(
             run(&t, &many, 2),
             Err(UpstreamError::AuthFailed {
                 origin: SourceKind::Admin
             })
         );
+    }
+
+    #[test]
+    fn confluence_first_sends_admin_only_the_unresolved_in_chunks_of_10() {
+        let t = FakeTransport::new(FakeRuntime::new(), directory);
+        let mut many: Vec<String> = (0..500).map(|i| format!("v{i}")).collect();
+        many.extend((0..25).map(|i| format!("m{i}")));
+        let confluence_first = vec![sources().remove(1), sources().remove(0)];
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &t,
+            runtime: &*t.runtime,
+            deadline: t.runtime.now.get() + Duration::from_secs(25),
+            stats: &stats,
+        };
+        let r = block_on(resolve(&confluence_first, 4, &many, &ctx)).unwrap();
+        assert_eq!(r.emails.len(), 525);
+        assert_eq!(
+            r.resolved_by,
+            vec![(SourceKind::Confluence, 500), (SourceKind::Admin, 25)]
+        );
+        let calls = t.calls.borrow();
+        let (admin, site): (Vec<_>, Vec<_>) =
+            calls.iter().partition(|(c, _)| c.url.contains("/admin/"));
+        assert_eq!(site.len(), 3, "525 ids / 250");
+        assert_eq!(admin.len(), 3, "25 unresolved ids / 10");
+        assert_eq!(stats.calls.get(), 6);
     }
 
     #[test]

@@ -34,7 +34,8 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 const KEY: &str = "property-test-key-0123456789abcdef0123";
-const ADMIN_BATCH: usize = 50;
+/// The published maximum of `accountIds` per admin search (`maxItems 10`).
+const ADMIN_BATCH: usize = 10;
 const SITE_BATCH: usize = 250;
 
 /// One account of the random directory.

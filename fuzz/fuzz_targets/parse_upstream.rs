@@ -1,5 +1,6 @@
-//! What comes back from Atlassian: the admin search page, the Confluence bulk answer and the
-//! `Retry-After` header, on arbitrary bytes. None may panic; each keeps its documented bounds.
+//! What comes back from Atlassian: the admin search page, the Confluence bulk answer, and the
+//! `Retry-After` and `X-RateLimit-Reset` headers, on arbitrary bytes. None may panic; each keeps
+//! its documented bounds.
 
 #![no_main]
 
@@ -40,6 +41,12 @@ fuzz_target!(|data: &[u8]| {
             let value = String::from_utf8_lossy(value);
             if let Some(wait) = retry::parse_retry_after(&value, now) {
                 assert!(wait <= retry::MAX_RETRY_AFTER, "{wait:?}");
+            }
+            if let Some(wait) = retry::parse_rate_limit_reset(&value, now) {
+                assert!(
+                    !wait.is_zero() && wait <= retry::MAX_RETRY_AFTER,
+                    "{wait:?}"
+                );
             }
             let trimmed = value.trim();
             if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {

@@ -67,7 +67,7 @@
     } else if (s.ok) {
       cls = "good";
       title = "All checks passed";
-      detail = "Sources asked, in order: " + s.sources.join(" → ") + ".";
+      detail = "Sources asked, in order: " + s.sources.join(" → ") + " (" + s.orderReason + ").";
     } else {
       cls = "bad";
       title = "A check failed";

@@ -218,6 +218,8 @@ pub async fn status(
             .iter()
             .flat_map(|c| c.sources.iter().map(|s| s.kind().name()))
             .collect(),
+        order: config.as_ref().map(|c| c.order.name()),
+        order_reason: config.as_ref().map(|c| c.order.reason()),
         variables,
         missing: problems.missing.clone(),
         invalid: problems
@@ -305,7 +307,13 @@ mod tests {
         assert_eq!(s["ok"], true);
         assert_eq!(s["configured"], true);
         assert_eq!(s["version"], crate::VERSION);
-        assert_eq!(s["sources"], json!(["admin", "confluence"]));
+        // email_sources is unset (auto): the cheapest source first.
+        assert_eq!(s["sources"], json!(["confluence", "admin"]));
+        assert_eq!(s["order"], "auto");
+        assert!(s["orderReason"]
+            .as_str()
+            .unwrap()
+            .contains("cheapest source first"));
         // Only the presented key's fingerprint: never the other accepted keys'.
         assert_eq!(
             s["keys"],
@@ -327,7 +335,7 @@ mod tests {
         assert_eq!(find("confluence_url")["set"], true);
         let checks = s["checks"].as_array().unwrap();
         assert_eq!(checks.len(), 2);
-        for (c, source) in checks.iter().zip(["admin", "confluence"]) {
+        for (c, source) in checks.iter().zip(["confluence", "admin"]) {
             assert_eq!(c["source"], source);
             assert_eq!(c["status"], "ok");
             assert_eq!(c["upstreamStatus"], 200);
@@ -362,6 +370,17 @@ mod tests {
         }
     }
 
+    /// The check of one source, whatever the order.
+    fn check_of(s: &Value, source: &str) -> Value {
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == source)
+            .unwrap()
+            .clone()
+    }
+
     #[test]
     fn refused_credentials_are_red_with_the_variables_to_fix() {
         let (r, _) = run(&vars(&both()), KEY, |req| {
@@ -373,7 +392,7 @@ mod tests {
         });
         let s = ok_json(r);
         assert_eq!(s["ok"], false);
-        let admin = &s["checks"][0];
+        let admin = &check_of(&s, "admin");
         assert_eq!(admin["status"], "credentials_refused");
         assert_eq!(admin["upstreamStatus"], 401);
         assert_eq!(
@@ -384,7 +403,7 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("atlassian_admin_api_key"));
-        assert_eq!(s["checks"][1]["status"], "ok");
+        assert_eq!(check_of(&s, "confluence")["status"], "ok");
     }
 
     #[test]
@@ -445,7 +464,7 @@ mod tests {
         });
         let s = ok_json(r);
         assert_eq!(t.calls.borrow().len(), 2, "no retry");
-        let admin = &s["checks"][0];
+        let admin = &check_of(&s, "admin");
         assert_eq!(admin["status"], "unreachable");
         assert_eq!(admin["reason"], "denied_by_allowed_outbound_hosts");
         assert_eq!(admin["upstreamStatus"], Value::Null);
@@ -454,8 +473,8 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("allowed_outbound_hosts"));
-        assert_eq!(s["checks"][1]["status"], "rate_limited");
-        assert_eq!(s["checks"][1]["upstreamStatus"], 429);
+        assert_eq!(check_of(&s, "confluence")["status"], "rate_limited");
+        assert_eq!(check_of(&s, "confluence")["upstreamStatus"], 429);
     }
 
     #[test]

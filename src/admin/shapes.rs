@@ -15,6 +15,11 @@ pub struct Status {
     pub configured: bool,
     /// The active sources, in the order they are asked.
     pub sources: Vec<&'static str>,
+    /// How that order was decided: `auto` (the cheapest source first) or `explicit` (as
+    /// `email_sources` names them); `null` when the configuration does not load.
+    pub order: Option<&'static str>,
+    /// Why the sources run in that order, one sentence; `null` when not configured.
+    pub order_reason: Option<&'static str>,
     /// Every variable the component reads, in the README's order.
     pub variables: Vec<VariableState>,
     /// Variables that must be set and are not.

@@ -40,6 +40,13 @@ fn config() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// [`config`] with the admin source asked first (`auto` asks Confluence first).
+fn admin_first() -> Vec<(&'static str, &'static str)> {
+    let mut v = config();
+    v.push(("email_sources", "admin,confluence"));
+    v
+}
+
 /// The fake upstream: admin knows m*, Confluence shows v* and hides h*.
 fn upstream(req: &crate::platform::OutboundRequest) -> Reply {
     let body: Value = serde_json::from_slice(&req.body).unwrap();
@@ -155,7 +162,8 @@ fn resolves_in_first_appearance_order_without_duplicates() {
         (log.ids_requested, log.ids_distinct, log.unresolved),
         (7, 5, 2)
     );
-    assert_eq!(log.resolved, vec![("admin", 2), ("confluence", 1)]);
+    // auto: Confluence first (v1), then admin for what is left (m2, m1).
+    assert_eq!(log.resolved, vec![("confluence", 1), ("admin", 2)]);
     assert_eq!(log.upstream_calls, 2);
 }
 
@@ -663,7 +671,7 @@ fn too_many_distinct_ids_is_400() {
 
 #[test]
 fn upstream_auth_refusal_is_502_auth_failed() {
-    let h = Harness::with(config(), |_| json(401, json!({"message": "nope"})));
+    let h = Harness::with(admin_first(), |_| json(401, json!({"message": "nope"})));
     let (r, _) = h.post(r#"{"accountIds": ["m1"]}"#);
     assert_error(&r, 502, "upstream_auth_failed");
     assert!(body(&r)["message"]
@@ -675,7 +683,7 @@ fn upstream_auth_refusal_is_502_auth_failed() {
 #[test]
 fn persistent_server_errors_are_502_and_never_a_partial_200() {
     // Admin works; Confluence keeps failing: no 200 with only the admin ids.
-    let h = Harness::with(config(), |req| {
+    let h = Harness::with(admin_first(), |req| {
         if req.url.contains("/admin/") {
             upstream(req)
         } else {

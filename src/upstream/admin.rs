@@ -1,11 +1,21 @@
 //! Source 1: the organization admin API — managed accounts, whatever their visibility.
 //!
 //! `POST {atlassian_api_url}/admin/v2/orgs/{orgId}/directories/-/users/search` with
-//! `Authorization: Bearer <org admin API key>` and `{"accountIds": [...], "limit": 50}`.
-//! A chunk holds at most [`PAGE_SIZE`] ids — the page size we ask for — so one call usually
-//! answers it; `links.next` is still followed every time until absent (pagination naming is
-//! inconsistent across admin endpoints, so a `next` that is a URL has its `cursor` parameter
-//! taken). A repeated cursor or more than [`MAX_PAGES`] pages is an upstream error, not a loop.
+//! `Authorization: Bearer <org admin API key>` and `{"accountIds": [...], "limit": 100}`.
+//!
+//! Atlassian's published spec for this call (`searchDirectoryUsers`) allows at most
+//! [`MAX_ACCOUNT_IDS`] (10) ids a call, so a chunk holds at most 10 ids and the admin source is
+//! the expensive one: `email_sources=auto` asks it last, only for ids the Confluence source left
+//! unresolved. We ask for the largest page, [`MAX_LIMIT`], so one call answers a chunk even
+//! when an account shows up in several directories; `links.next` is still followed every time
+//! until absent (pagination naming is inconsistent across admin endpoints, so a `next` that is
+//! a URL has its `cursor` parameter taken). A repeated cursor or more than [`MAX_PAGES`] pages
+//! is an upstream error, not a loop.
+//!
+//! No `claimStatus` is sent: the answer may then hold unmanaged accounts as well, usually
+//! without an email. A row without a non-empty email resolves nothing, so the next source is
+//! still asked for that id. Each page is filtered as it arrives: only the
+//! requested ids' emails are kept, never the raw page.
 
 use serde::Deserialize;
 
@@ -13,8 +23,13 @@ use super::{json_headers, keep_requested, retry, CallContext, RawPair, SourceKin
 use crate::auth::Secret;
 use crate::platform::{Method, OutboundRequest, OutboundResponse, TransportError};
 
-/// Ids per call, and the `limit` asked for.
-pub const PAGE_SIZE: usize = 50;
+/// The most `accountIds` one search accepts: `minItems 1, maxItems 10` in Atlassian's
+/// Organizations REST API spec (`swagger.v3.json`, `searchDirectoryUsers`, Aug 2026); more is a
+/// `400`. The admin source's chunk size.
+pub const MAX_ACCOUNT_IDS: usize = 10;
+/// The largest page `limit` one search accepts: integer `1` to `100` (default 50) in the same
+/// spec (the July 2026 copy allowed 200). The `limit` we send.
+pub const MAX_LIMIT: u32 = 100;
 /// The most pages followed for one chunk.
 pub const MAX_PAGES: usize = 20;
 
@@ -91,7 +106,8 @@ impl AdminSource {
     }
 
     fn request(&self, chunk: &[String], cursor: Option<&str>) -> OutboundRequest {
-        let mut body = serde_json::json!({ "accountIds": chunk, "limit": PAGE_SIZE });
+        debug_assert!((1..=MAX_ACCOUNT_IDS).contains(&chunk.len()));
+        let mut body = serde_json::json!({ "accountIds": chunk, "limit": MAX_LIMIT });
         if let Some(cursor) = cursor {
             body["cursor"] = cursor.into();
         }
@@ -116,13 +132,14 @@ impl AdminSource {
         retry::call_once(ctx, request).await
     }
 
-    /// Looks up one chunk, following pages.
+    /// Looks up one chunk of at most [`MAX_ACCOUNT_IDS`] ids, following pages; each page is
+    /// filtered to the requested ids as it arrives.
     pub async fn lookup(
         &self,
         ctx: &CallContext<'_>,
         chunk: &[String],
     ) -> Result<Vec<(String, String)>, UpstreamError> {
-        let mut pairs = Vec::new();
+        let mut found: Vec<(String, String)> = Vec::new();
         let mut cursors: Vec<String> = Vec::new();
         loop {
             let (users, next) = retry::call(
@@ -132,7 +149,11 @@ impl AdminSource {
                 |response: &OutboundResponse| parse_page(&response.body),
             )
             .await?;
-            pairs.extend(users);
+            for (id, email) in keep_requested(chunk, users) {
+                if !found.iter().any(|(seen, _)| *seen == id) {
+                    found.push((id, email));
+                }
+            }
             match next {
                 None => break,
                 Some(cursor) if cursors.contains(&cursor) => {
@@ -150,7 +171,7 @@ impl AdminSource {
                 Some(cursor) => cursors.push(cursor),
             }
         }
-        Ok(keep_requested(chunk, pairs))
+        Ok(found)
     }
 }
 
@@ -207,7 +228,7 @@ mod tests {
             .contains(&("authorization".into(), "Bearer admin-key".into())));
         assert_eq!(
             t.bodies()[0],
-            json!({"accountIds": ["a", "b"], "limit": 50})
+            json!({"accountIds": ["a", "b"], "limit": 100})
         );
     }
 
@@ -285,6 +306,44 @@ mod tests {
             Err(UpstreamError::Failed { .. })
         ));
         assert_eq!(t.calls.borrow().len(), 3, "retried as unreadable");
+    }
+
+    #[test]
+    fn unmanaged_rows_without_email_resolve_nothing() {
+        // Without claimStatus the search returns unmanaged accounts too, usually email-less.
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |_| {
+            json(
+                200,
+                json!({"data": [
+                    {"accountId": "u", "claimStatus": "unmanaged", "accountStatus": "active"},
+                    {"accountId": "m", "email": "m@x.com", "claimStatus": "managed"}
+                ], "links": {}}),
+            )
+        });
+        let found = lookup(&t, &ids(&["u", "m"])).unwrap();
+        assert_eq!(found, vec![("m".into(), "m@x.com".into())]);
+        assert!(t.bodies()[0].get("claimStatus").is_none());
+    }
+
+    #[test]
+    fn an_id_on_two_pages_is_kept_once() {
+        let rt = FakeRuntime::new();
+        let t = FakeTransport::new(rt, |req| {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+            match body.get("cursor") {
+                None => json(
+                    200,
+                    json!({"data": [{"accountId": "a", "email": "a@x.com"}], "links": {"next": "p2"}}),
+                ),
+                Some(_) => json(
+                    200,
+                    json!({"data": [{"accountId": "a", "email": "a2@x.com"}, {"accountId": "zz", "email": "z@x.com"}]}),
+                ),
+            }
+        });
+        let found = lookup(&t, &ids(&["a"])).unwrap();
+        assert_eq!(found, vec![("a".into(), "a@x.com".into())]);
     }
 
     #[test]

@@ -75,11 +75,11 @@ impl Source {
         }
     }
 
-    /// The most ids one call (one chunk) carries.
+    /// The most ids one call (one chunk) carries: the published maximum of its API.
     pub fn batch_size(&self) -> usize {
         match self {
-            Source::Admin(_) => admin::PAGE_SIZE,
-            Source::Confluence(_) => confluence::BATCH_SIZE,
+            Source::Admin(_) => admin::MAX_ACCOUNT_IDS,
+            Source::Confluence(_) => confluence::MAX_ACCOUNT_IDS,
         }
     }
 

@@ -4,10 +4,12 @@
 //! - **Each attempt's timeout** is [`MAX_CALL_TIMEOUT`] or the time left before the deadline,
 //!   whichever is shorter; the transport enforces it (request options and a timer race).
 //! - **429, and 503:** wait what `Retry-After` says (delta-seconds or an HTTP date, clamped to
-//!   [`MAX_RETRY_AFTER`]: values like `9223372036854775807` have been seen), or, without it, the
-//!   backoff below. If that wait plus [`MIN_USEFUL_ATTEMPT`] (2 s: a retry with less time left
-//!   mostly times out) does not fit before the deadline, stop at once: the caller gets
-//!   `503 upstream_rate_limited` with `Retry-After`. The same rule holds for every wait below. A 429 on the last attempt is reported the
+//!   [`MAX_RETRY_AFTER`]: values like `9223372036854775807` have been seen); without it, until
+//!   `X-RateLimit-Reset` (an ISO 8601 time, same clamp; [`parse_rate_limit_reset`]); without
+//!   either (or with a reset time already past), the backoff below. If that wait plus
+//!   [`MIN_USEFUL_ATTEMPT`] (2 s: a retry with less time left mostly times out) does not fit
+//!   before the deadline, stop at once: the caller gets `503 upstream_rate_limited` with
+//!   `Retry-After`. The same rule holds for every wait below. A 429 on the last attempt is reported the
 //!   same way; a 503 without `Retry-After` on the last attempt is an `upstream_error`.
 //! - **500, 502, 504, connection failures, per-attempt timeouts and unreadable 2xx bodies**
 //!   (malformed or truncated JSON): back off and retry; after the last attempt, 502
@@ -85,6 +87,89 @@ pub fn parse_retry_after(value: &str, unix_now: Duration) -> Option<Duration> {
     Some(when.saturating_sub(unix_now).min(MAX_RETRY_AFTER))
 }
 
+/// Parses `X-RateLimit-Reset`, an ISO 8601 time (`2026-08-01T12:00:05Z`, fractional seconds
+/// and a `±hh:mm` offset allowed), into the wait from `unix_now`, clamped to
+/// [`MAX_RETRY_AFTER`]. `None` when unreadable or not in the future (a clock skewed against
+/// Atlassian's must not turn into an immediate retry storm: the backoff applies instead).
+pub fn parse_rate_limit_reset(value: &str, unix_now: Duration) -> Option<Duration> {
+    let when = parse_iso8601(value.trim())?;
+    let now = i128::from(unix_now.as_secs()) * 1000 + i128::from(unix_now.subsec_millis());
+    let wait_ms = when - now;
+    if wait_ms <= 0 {
+        return None;
+    }
+    let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(u64::MAX));
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm|±hhmm]` as Unix milliseconds (a missing offset is UTC).
+fn parse_iso8601(s: &str) -> Option<i128> {
+    fn digits(s: &str, range: std::ops::Range<usize>) -> Option<i64> {
+        let part = s.get(range)?;
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    }
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits(s, 0..4)?, digits(s, 5..7)?, digits(s, 8..10)?);
+    let (hour, minute, second) = (digits(s, 11..13)?, digits(s, 14..16)?, digits(s, 17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0i64;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        if end == 0 {
+            return None;
+        }
+        let padded = format!("{:0<3}", &fraction[..end.min(3)]);
+        millis = padded.parse().ok()?;
+        rest = &fraction[end..];
+    }
+    let offset_secs = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let tz = rest[1..].replace(':', "");
+            if tz.len() != 4 {
+                return None;
+            }
+            let (h, m) = (digits(&tz, 0..2)?, digits(&tz, 2..4)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    Some(i128::from(secs) * 1000 + i128::from(millis))
+}
+
 /// The backoff before attempt `attempt + 1`, with jitter from `random`.
 pub fn backoff(attempt: u32, random: u64) -> Duration {
     let exp = BACKOFF_BASE
@@ -129,9 +214,17 @@ pub async fn call<T>(
                 },
                 StatusClass::Refused => return Err(UpstreamError::AuthFailed { origin: source }),
                 StatusClass::Throttled => {
+                    // A readable Retry-After wins; X-RateLimit-Reset is the server's word
+                    // without one.
+                    let unix_now = ctx.runtime.unix_time();
                     let asked = response
                         .header("retry-after")
-                        .and_then(|v| parse_retry_after(v, ctx.runtime.unix_time()));
+                        .and_then(|v| parse_retry_after(v, unix_now))
+                        .or_else(|| {
+                            response
+                                .header("x-ratelimit-reset")
+                                .and_then(|v| parse_rate_limit_reset(v, unix_now))
+                        });
                     let wait = asked.unwrap_or(backoff);
                     if response.status == 429 || asked.is_some() {
                         (UpstreamError::RateLimited { retry_after: wait }, wait)
@@ -494,6 +587,143 @@ mod tests {
         assert!(matches!(r.unwrap_err(), UpstreamError::Failed { .. }));
         assert_eq!(calls, 1);
         assert!(rt.slept.borrow().is_empty());
+    }
+
+    /// `X-RateLimit-Reset` for `secs` seconds after the fake clock's Unix time.
+    fn reset_in(secs: u64) -> String {
+        let rt = FakeRuntime::new();
+        let at = std::time::UNIX_EPOCH + rt.unix_time() + Duration::from_secs(secs);
+        iso_utc(at)
+    }
+
+    fn iso_utc(t: std::time::SystemTime) -> String {
+        // civil_from_days (Howard Hinnant), UTC: the inverse of what the parser does.
+        let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )
+    }
+
+    #[test]
+    fn a_429_with_only_x_ratelimit_reset_waits_until_the_reset() {
+        let (r, rt, calls, _) = run(
+            vec![
+                with_header(
+                    json(429, serde_json::json!({})),
+                    "X-RateLimit-Reset",
+                    &reset_in(3),
+                ),
+                json(200, serde_json::json!({})),
+            ],
+            LONG,
+        );
+        assert!(r.is_ok());
+        assert_eq!(calls, 2);
+        assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(3)]);
+    }
+
+    #[test]
+    fn retry_after_wins_over_x_ratelimit_reset() {
+        let reply = with_header(
+            with_header(
+                json(429, serde_json::json!({})),
+                "X-RateLimit-Reset",
+                &reset_in(9),
+            ),
+            "Retry-After",
+            "2",
+        );
+        let (r, rt, _, _) = run(vec![reply, json(200, serde_json::json!({}))], LONG);
+        assert!(r.is_ok());
+        assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(2)]);
+    }
+
+    #[test]
+    fn x_ratelimit_reset_past_the_deadline_is_rate_limited_at_once() {
+        let (r, rt, calls, _) = run(
+            vec![with_header(
+                json(429, serde_json::json!({})),
+                "X-RateLimit-Reset",
+                &reset_in(40),
+            )],
+            LONG,
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: Duration::from_secs(40)
+            }
+        );
+        assert_eq!(calls, 1);
+        assert!(rt.slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_far_x_ratelimit_reset_is_clamped() {
+        let (r, _, _, _) = run(
+            vec![with_header(
+                json(429, serde_json::json!({})),
+                "X-RateLimit-Reset",
+                "9999-12-31T23:59:59Z",
+            )],
+            LONG,
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: MAX_RETRY_AFTER
+            }
+        );
+    }
+
+    #[test]
+    fn rate_limit_reset_parsing() {
+        let now = Duration::from_secs(784_887_151); // 1994-11-15T08:12:31Z
+        assert_eq!(
+            parse_rate_limit_reset("1994-11-15T08:12:36Z", now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            parse_rate_limit_reset("1994-11-15T08:12:31.250Z", now),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_rate_limit_reset("1994-11-15T09:12:36+01:00", now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            parse_rate_limit_reset("1994-11-15T03:12:36-0500", now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(parse_rate_limit_reset("1994-11-15T08:12:31Z", now), None);
+        assert_eq!(parse_rate_limit_reset("1994-11-15T08:00:00Z", now), None);
+        for bad in [
+            "",
+            "soon",
+            "60",
+            "1994-11-15",
+            "1994-13-15T08:12:36Z",
+            "1994-11-15T08:12:36Q",
+        ] {
+            assert_eq!(parse_rate_limit_reset(bad, now), None, "{bad}");
+        }
+        assert_eq!(
+            parse_rate_limit_reset("2000-02-29T00:00:00Z", Duration::from_secs(951_782_399)),
+            Some(Duration::from_secs(1))
+        );
     }
 
     #[test]

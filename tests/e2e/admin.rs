@@ -118,7 +118,9 @@ async fn admin_status_all_checks_ok() -> Result<()> {
     let s: Value = serde_json::from_str(&body)?;
     assert_eq!(s["ok"], true, "{s}");
     assert_eq!(s["configured"], true);
-    assert_eq!(s["sources"], serde_json::json!(["admin", "confluence"]));
+    // email_sources unset (auto): the cheapest source first.
+    assert_eq!(s["sources"], serde_json::json!(["confluence", "admin"]));
+    assert_eq!(s["order"], "auto");
     // The presented key only: its position and fingerprint, never the other key's.
     assert_eq!(
         s["keys"],
@@ -154,7 +156,8 @@ async fn admin_status_shows_refused_admin_credentials() -> Result<()> {
     assert!(!body.contains(wrong));
     let s: Value = serde_json::from_str(&body)?;
     assert_eq!(s["ok"], false);
-    let admin = &s["checks"][0];
+    // auto order: confluence's check first, then admin's.
+    let admin = &s["checks"][1];
     assert_eq!(admin["source"], "admin");
     assert_eq!(admin["status"], "credentials_refused");
     assert_eq!(admin["upstreamStatus"], 401);
@@ -162,7 +165,8 @@ async fn admin_status_shows_refused_admin_credentials() -> Result<()> {
         .as_str()
         .unwrap()
         .contains("atlassian_admin_api_key"));
-    assert_eq!(s["checks"][1]["status"], "ok");
+    assert_eq!(s["checks"][0]["source"], "confluence");
+    assert_eq!(s["checks"][0]["status"], "ok");
     assert_eq!(
         env.fake.requests().len(),
         2,

@@ -145,7 +145,8 @@ async fn logs_are_one_json_line_per_request_without_secrets() -> Result<()> {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["status"], 200);
     assert_eq!(lines[0]["idsDistinct"], 32);
-    assert_eq!(lines[0]["upstreamCalls"], 2);
+    // auto: one users-bulk call, then the 16 hidden ids to admin, 10 a call.
+    assert_eq!(lines[0]["upstreamCalls"], 3);
     assert_eq!(lines[2]["error"], "unauthorized");
     assert_eq!(lines[3]["route"], "/health");
     let mut env = env;

@@ -17,12 +17,22 @@ async fn admin_source_alone_resolves_managed_accounts_whatever_their_visibility(
         .iter()
         .any(|u| u.managed && u.is_hidden()));
     assert_eq!(body.as_array().unwrap().len(), 16);
+    // 32 ids, at most 10 a call (the published maximum), each asking the largest page.
     let requests = env.fake.requests();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].endpoint, Some(Endpoint::AdminSearch));
-    assert_eq!(requests[0].auth, AuthKind::Bearer);
-    assert_eq!(requests[0].account_ids, ids);
-    assert_eq!(requests[0].limit, Some(50));
+    assert_eq!(requests.len(), 4);
+    let mut chunks: Vec<Vec<String>> = Vec::new();
+    for r in &requests {
+        assert_eq!(r.endpoint, Some(Endpoint::AdminSearch));
+        assert_eq!(r.auth, AuthKind::Bearer);
+        assert_eq!(r.limit, Some(100));
+        chunks.push(r.account_ids.clone());
+    }
+    chunks.sort_by_key(|c| ids.iter().position(|id| *id == c[0]));
+    assert_eq!(
+        chunks.concat(),
+        ids,
+        "every id once, in chunks of 10, 10, 10, 2"
+    );
     env.finish().await
 }
 
@@ -56,12 +66,16 @@ async fn confluence_bearer_goes_through_ex_confluence_cloud_id() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_asks_confluence_only_for_what_admin_left_unresolved() -> Result<()> {
-    let env = Env::start(Sources::Chain, &[]).await?;
+    // Admin first is an explicit order now (auto asks Confluence first: published.rs).
+    let env = Env::start(Sources::Chain, &[("email_sources", "admin,confluence")]).await?;
     env.lookup_all_expecting(Sources::Chain).await?;
     let requests = env.fake.requests();
-    assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0].endpoint, Some(Endpoint::AdminSearch));
-    assert_eq!(requests[1].endpoint, Some(Endpoint::UsersBulk));
+    assert_eq!(requests.len(), 5);
+    assert!(requests[..4]
+        .iter()
+        .all(|r| r.endpoint == Some(Endpoint::AdminSearch)));
+    let bulk = &requests[4];
+    assert_eq!(bulk.endpoint, Some(Endpoint::UsersBulk));
     let unmanaged: Vec<String> = env
         .directory
         .users
@@ -69,7 +83,7 @@ async fn chain_asks_confluence_only_for_what_admin_left_unresolved() -> Result<(
         .filter(|u| !u.managed)
         .map(|u| u.account_id.clone())
         .collect();
-    assert_eq!(requests[1].account_ids, unmanaged);
+    assert_eq!(bulk.account_ids, unmanaged);
     env.finish().await
 }
 
@@ -86,14 +100,20 @@ async fn explicit_source_order_is_followed() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_ids_take_the_minimum_number_of_calls() -> Result<()> {
     let directory = Directory::generated(1000);
-    let env = Env::with_directory(directory, Sources::Chain, &[]).await?;
+    // Admin first, explicitly (auto's order: published.rs).
+    let env = Env::with_directory(
+        directory,
+        Sources::Chain,
+        &[("email_sources", "admin,confluence")],
+    )
+    .await?;
     let ids = env.ids();
     env.lookup_all_expecting(Sources::Chain).await?;
-    // Admin: 1000 / 50 = 20 calls; Confluence: the 333 unmanaged ids / 250 = 2 calls.
+    // Admin: 1000 / 10 = 100 calls; Confluence: the 333 unmanaged ids / 250 = 2 calls.
     let admin = env.requests_to(Endpoint::AdminSearch);
     let bulk = env.requests_to(Endpoint::UsersBulk);
-    assert_eq!((admin.len(), bulk.len()), (20, 2));
-    assert!(admin.iter().all(|r| r.account_ids.len() == 50));
+    assert_eq!((admin.len(), bulk.len()), (100, 2));
+    assert!(admin.iter().all(|r| r.account_ids.len() == 10));
     let mut sizes: Vec<usize> = bulk.iter().map(|r| r.account_ids.len()).collect();
     sizes.sort();
     assert_eq!(sizes, vec![83, 250]);
@@ -118,13 +138,14 @@ async fn confluence_alone_chunks_at_250() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_pagination_follows_links_next() -> Result<()> {
     let env = Env::with_directory(Directory::generated(100), Sources::Admin, &[]).await?;
-    env.fake.set_admin_page_cap(Some(20));
+    env.fake.set_admin_page_cap(Some(4));
     env.lookup_all_expecting(Sources::Admin).await?;
-    // Two chunks of 50 ids, each holding 33 or 34 managed users: 2 pages of 20 each.
+    // Ten chunks of 10 ids, all known (the search without claimStatus returns unmanaged
+    // accounts too): pages of 4, 4 and 2 each.
     let requests = env.fake.requests();
-    assert_eq!(requests.len(), 4);
+    assert_eq!(requests.len(), 30);
     let follow_ups: Vec<_> = requests.iter().filter(|r| r.cursor.is_some()).collect();
-    assert_eq!(follow_ups.len(), 2);
+    assert_eq!(follow_ups.len(), 20);
     env.finish().await
 }
 

@@ -63,7 +63,8 @@ pub fn load_app(wasm: &Path) -> Result<Arc<devhost::App>> {
     )?))
 }
 
-/// The chain configuration (admin, then Confluence basic) pointed at `fake`.
+/// Both sources (admin and Confluence basic; `email_sources` unset, so `auto`) pointed at
+/// `fake`, plus `extra`.
 pub fn chain_vars(fake: &FakeAtlassian, extra: &[(&str, String)]) -> Vec<(String, String)> {
     let c: &Credentials = fake.credentials();
     let mut v = vec![
@@ -155,20 +156,35 @@ impl Truth {
         Value::Array(out)
     }
 
-    /// The fewest upstream calls for distinct `ids` with the chain configuration and batch
-    /// sizes `admin_batch` / `confluence_batch`: (admin calls, Confluence calls).
+    /// The fewest upstream calls for distinct `ids` with both sources, admin first or (under
+    /// `auto`) Confluence first, at batch sizes `admin_batch` / `confluence_batch`: (admin
+    /// calls, Confluence calls). The second source is asked only for what the first left.
     pub fn min_calls(
         &self,
         ids: &[String],
+        admin_first: bool,
         admin_batch: usize,
         confluence_batch: usize,
     ) -> (usize, usize) {
-        let admin = ids.len().div_ceil(admin_batch);
-        let pending = ids
-            .iter()
-            .filter(|id| !self.get(id).is_some_and(|u| u.managed))
-            .count();
-        (admin, pending.div_ceil(confluence_batch))
+        if admin_first {
+            let pending = ids
+                .iter()
+                .filter(|id| !self.get(id).is_some_and(|u| u.managed))
+                .count();
+            (
+                ids.len().div_ceil(admin_batch),
+                pending.div_ceil(confluence_batch),
+            )
+        } else {
+            let pending = ids
+                .iter()
+                .filter(|id| self.get(id).is_none_or(|u| u.is_hidden()))
+                .count();
+            (
+                pending.div_ceil(admin_batch),
+                ids.len().div_ceil(confluence_batch),
+            )
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! `bench`: identity-accessor's benchmark tool and load generator.
 //!
 //! Everything runs in this process on 127.0.0.1: a fake Atlassian (`fake-atlassian`) with a
-//! generated directory, and `devhost` serving the release build of the component with the chain
-//! configuration (admin, then Confluence basic auth).
+//! generated directory, and `devhost` serving the release build of the component with
+//! both sources configured (`email_sources=auto`: Confluence basic auth first, then admin), and
+//! for the bulk cases a second server with `email_sources=admin,confluence`.
 //!
 //! - `bench` — the suite: bulk lookup latency vs. the floor and vs. the naive one-call-per-id
 //!   client, throughput and the function's added latency, cold start and per-request

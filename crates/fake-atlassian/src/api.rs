@@ -13,13 +13,24 @@
 //!
 //! Under `/ex/confluence/{cloudId}` a wrong cloud id is 404 before any auth check (the gateway
 //! cannot route it). Anything that is not one of these endpoints (method and path) is 404.
+//!
+//! Published constraints enforced (Organizations REST API spec `searchDirectoryUsers`; Confluence
+//! REST v2 spec `users-bulk`), each breach a `400`:
+//! - admin search: `accountIds` 1 to 10 strings; `limit` an integer 1 to 100 (default 50);
+//!   `searchTerm` together with `emails`; a `cursor` this server never handed out;
+//!   `claimStatus` other than `managed`/`unmanaged`. Without `claimStatus`, managed *and*
+//!   unmanaged accounts are returned (unmanaged ones without `email`). Admin errors use the
+//!   published body `{"errors": [{"code", "detail", "id", "status", "title"}]}`;
+//! - users-bulk: a missing or non-JSON body, `accountIds` absent, not 1 to 250 ids, or holding a
+//!   non-string. With a results cap set ([`crate::FakeAtlassian::set_users_bulk_page_cap`]) an
+//!   answer holds at most that many results and, while more asked ids are known, carries
+//!   `_links.next` and a `Link: <...>; rel="next"` header.
 
 use std::collections::HashSet;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hyper::{Method, StatusCode};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::directory::{Credentials, User};
@@ -27,11 +38,15 @@ use crate::fault::Endpoint;
 use crate::reply::Reply;
 use crate::server::State;
 
-/// Default admin search page size.
+/// Default admin search page size (Organizations REST API spec, `searchDirectoryUsers`).
 const ADMIN_DEFAULT_LIMIT: i64 = 50;
-/// Largest admin search `limit` accepted.
+/// Smallest admin search `limit` accepted (same spec: integer, 1 to 100).
+const ADMIN_MIN_LIMIT: i64 = 1;
+/// Largest admin search `limit` accepted (same spec).
 const ADMIN_MAX_LIMIT: i64 = 100;
-/// Largest number of ids users-bulk accepts.
+/// Most admin search `accountIds` accepted (same spec: minItems 1, maxItems 10).
+const ADMIN_MAX_ACCOUNT_IDS: usize = 10;
+/// Largest number of ids users-bulk accepts (Confluence REST v2 spec: 1 to 250).
 const USERS_BULK_MAX_IDS: usize = 250;
 /// What the admin search cursor encodes before base64.
 const CURSOR_PREFIX: &str = "fake-atlassian:offset=";
@@ -217,10 +232,16 @@ pub(crate) fn answer(state: &State, call: &Call<'_>) -> Reply {
         Route::NotFound => not_found(),
         Route::AdminSearch { org_id } => {
             if cred != Cred::AdminKey {
-                return unauthorized();
+                return Reply::admin_error(
+                    StatusCode::UNAUTHORIZED,
+                    "The API key is missing or not valid.",
+                );
             }
             if *org_id != credentials.org_id {
-                return Reply::error(StatusCode::NOT_FOUND, "Organization not found");
+                return Reply::admin_error(
+                    StatusCode::NOT_FOUND,
+                    "We couldn't find the organization or directory.",
+                );
             }
             admin_search(state, call.body)
         }
@@ -268,53 +289,119 @@ fn check_cloud(credentials: &Credentials, base: &Base) -> Option<Reply> {
     }
 }
 
-/// The admin search body fields the fake reads (others are ignored).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AdminSearchBody {
-    account_ids: Option<Vec<String>>,
-    limit: Option<i64>,
-    cursor: Option<String>,
+/// Checks an admin search body against the published spec; the 400 detail when it breaks it.
+fn check_admin_body(body: &Value) -> Result<(), &'static str> {
+    let Some(body) = body.as_object() else {
+        return Err("The request body must be a JSON object.");
+    };
+    if let Some(ids) = body.get("accountIds") {
+        let ids = ids.as_array().ok_or("accountIds must be an array.")?;
+        if !(1..=ADMIN_MAX_ACCOUNT_IDS).contains(&ids.len()) {
+            return Err("accountIds must hold between 1 and 10 items.");
+        }
+        if !ids.iter().all(Value::is_string) {
+            return Err("accountIds must hold strings.");
+        }
+    }
+    if let Some(limit) = body.get("limit") {
+        let limit = limit.as_i64().ok_or("limit must be an integer.")?;
+        if !(ADMIN_MIN_LIMIT..=ADMIN_MAX_LIMIT).contains(&limit) {
+            return Err("limit must be between 1 and 100.");
+        }
+    }
+    if body.contains_key("searchTerm") && body.contains_key("emails") {
+        return Err("searchTerm and emails cannot be used together.");
+    }
+    if let Some(term) = body.get("searchTerm") {
+        if !term.is_string() {
+            return Err("searchTerm must be a string.");
+        }
+    }
+    if let Some(emails) = body.get("emails") {
+        let emails = emails.as_array().ok_or("emails must be an array.")?;
+        if emails.is_empty() || !emails.iter().all(Value::is_string) {
+            return Err("emails must hold strings.");
+        }
+    }
+    if let Some(claim) = body.get("claimStatus") {
+        if !matches!(claim.as_str(), Some("managed" | "unmanaged")) {
+            return Err("claimStatus must be managed or unmanaged.");
+        }
+    }
+    if let Some(cursor) = body.get("cursor") {
+        if !cursor.is_string() {
+            return Err("cursor must be a string.");
+        }
+    }
+    Ok(())
 }
 
-fn encode_cursor(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{offset}"))
+fn strings(value: Option<&Value>) -> Option<HashSet<String>> {
+    value.and_then(Value::as_array).map(|items| {
+        items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    })
+}
+
+fn encode_cursor(serial: u64, offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{serial}:{offset}"))
 }
 
 fn decode_cursor(cursor: &str) -> Option<usize> {
     let decoded = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = String::from_utf8(decoded).ok()?;
-    text.strip_prefix(CURSOR_PREFIX)?.parse().ok()
+    let (_, offset) = text.strip_prefix(CURSOR_PREFIX)?.split_once(':')?;
+    offset.parse().ok()
 }
 
 fn admin_search(state: &State, body: &[u8]) -> Reply {
-    let Ok(body) = serde_json::from_slice::<AdminSearchBody>(body) else {
-        return bad_request("Request body is not valid");
+    let bad = |detail: &str| Reply::admin_error(StatusCode::BAD_REQUEST, detail);
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return bad("The request body is not valid JSON.");
     };
-    let limit = body.limit.unwrap_or(ADMIN_DEFAULT_LIMIT);
-    if !(1..=ADMIN_MAX_LIMIT).contains(&limit) {
-        return bad_request("limit must be between 1 and 100");
+    if let Err(detail) = check_admin_body(&body) {
+        return bad(detail);
     }
-    let wanted: Option<HashSet<&str>> = body
-        .account_ids
-        .as_ref()
-        .map(|ids| ids.iter().map(String::as_str).collect());
+    let limit = body
+        .get("limit")
+        .and_then(Value::as_i64)
+        .unwrap_or(ADMIN_DEFAULT_LIMIT);
+    let wanted = strings(body.get("accountIds"));
+    let emails = strings(body.get("emails"));
+    let term = body
+        .get("searchTerm")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase);
+    let claim = body.get("claimStatus").and_then(Value::as_str);
+    // Without claimStatus, managed and unmanaged accounts are both returned.
     let matching: Vec<&User> = state
         .directory
         .users
         .iter()
-        .filter(|u| u.managed)
+        .filter(|u| match claim {
+            Some("managed") => u.managed,
+            Some(_) => !u.managed,
+            None => true,
+        })
+        .filter(|u| wanted.as_ref().is_none_or(|w| w.contains(&u.account_id)))
         .filter(|u| {
-            wanted
+            emails
                 .as_ref()
-                .is_none_or(|w| w.contains(u.account_id.as_str()))
+                .is_none_or(|e| u.managed && e.contains(&u.email))
+        })
+        .filter(|u| {
+            term.as_ref().is_none_or(|t| {
+                u.name().to_lowercase().contains(t) || (u.managed && u.email.contains(t.as_str()))
+            })
         })
         .collect();
-    let offset = match &body.cursor {
+    let offset = match body.get("cursor").and_then(Value::as_str) {
         None => 0,
         Some(cursor) => match decode_cursor(cursor) {
-            Some(offset) if offset <= matching.len() => offset,
-            _ => return bad_request("Invalid cursor"),
+            Some(offset) if state.was_issued(cursor) && offset <= matching.len() => offset,
+            _ => return bad("The cursor is not valid."),
         },
     };
     let page = match state.admin_page_cap() {
@@ -325,43 +412,76 @@ fn admin_search(state: &State, body: &[u8]) -> Reply {
     let data: Vec<Value> = matching[offset..end]
         .iter()
         .map(|u| {
-            json!({
-                "accountId": u.account_id,
-                "email": u.email,
-                "emailVerified": true,
-                "claimStatus": "managed",
-                "accountStatus": u.account_status,
-                "name": u.name(),
-            })
+            if u.managed {
+                json!({
+                    "accountId": u.account_id,
+                    "email": u.email,
+                    "emailVerified": true,
+                    "claimStatus": "managed",
+                    "accountStatus": u.account_status,
+                    "accountType": "atlassian",
+                    "name": u.name(),
+                })
+            } else {
+                // An account the organization does not manage: no email.
+                json!({
+                    "accountId": u.account_id,
+                    "claimStatus": "unmanaged",
+                    "accountStatus": u.account_status,
+                    "accountType": "atlassian",
+                    "name": u.name(),
+                })
+            }
         })
         .collect();
     let links = if end < matching.len() {
-        json!({"next": encode_cursor(end)})
+        let cursor = encode_cursor(state.next_serial(), end);
+        state.issue_cursor(&cursor);
+        json!({"next": cursor})
     } else {
         json!({})
     };
     Reply::json(StatusCode::OK, &json!({"data": data, "links": links}))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UsersBulkBody {
-    account_ids: Vec<String>,
+/// `users-bulk` reads `accountIds` only: 1 to 250 strings.
+fn users_bulk_ids(body: &[u8]) -> Result<Vec<String>, &'static str> {
+    let body: Value = serde_json::from_slice(body).map_err(|_| "Request body is not valid")?;
+    let ids = body
+        .get("accountIds")
+        .and_then(Value::as_array)
+        .ok_or("accountIds is required")?;
+    if !(1..=USERS_BULK_MAX_IDS).contains(&ids.len()) {
+        return Err("accountIds must hold between 1 and 250 ids");
+    }
+    ids.iter()
+        .map(|id| {
+            id.as_str()
+                .map(str::to_owned)
+                .ok_or("accountIds must hold strings")
+        })
+        .collect()
 }
 
+/// The relative next link of a paged `users-bulk` answer (opaque to clients).
+const USERS_BULK_NEXT: &str = "/wiki/api/v2/users-bulk?cursor=fake-atlassian-next";
+
 fn users_bulk(state: &State, body: &[u8]) -> Reply {
-    let Ok(body) = serde_json::from_slice::<UsersBulkBody>(body) else {
-        return bad_request("Request body is not valid");
+    let ids = match users_bulk_ids(body) {
+        Ok(ids) => ids,
+        Err(message) => return bad_request(message),
     };
-    if body.account_ids.is_empty() || body.account_ids.len() > USERS_BULK_MAX_IDS {
-        return bad_request("accountIds must hold between 1 and 250 ids");
-    }
-    let wanted: HashSet<&str> = body.account_ids.iter().map(String::as_str).collect();
-    let results: Vec<Value> = state
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let known: Vec<&User> = state
         .directory
         .users
         .iter()
         .filter(|u| wanted.contains(u.account_id.as_str()))
+        .collect();
+    let cap = state.users_bulk_page_cap().map(|c| c.max(1));
+    let shown = cap.map_or(known.len(), |c| c.min(known.len()));
+    let results: Vec<Value> = known[..shown]
+        .iter()
         .map(|u| {
             let name = u.name();
             json!({
@@ -376,7 +496,18 @@ fn users_bulk(state: &State, body: &[u8]) -> Reply {
             })
         })
         .collect();
-    Reply::json(StatusCode::OK, &json!({"results": results, "_links": {}}))
+    if shown < known.len() {
+        Reply::json(
+            StatusCode::OK,
+            &json!({"results": results, "_links": {"next": USERS_BULK_NEXT}}),
+        )
+        .with_header(
+            hyper::header::LINK,
+            &format!("<{USERS_BULK_NEXT}>; rel=\"next\""),
+        )
+    } else {
+        Reply::json(StatusCode::OK, &json!({"results": results, "_links": {}}))
+    }
 }
 
 fn email_bulk(state: &State, ids: &[String]) -> Reply {
@@ -437,7 +568,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(37)), Some(37));
+        assert_eq!(decode_cursor(&encode_cursor(4, 37)), Some(37));
         assert_eq!(decode_cursor("cursor-1"), None);
         assert_eq!(decode_cursor(""), None);
     }

@@ -9,6 +9,7 @@
 //! | `DELETE /__control/requests` | | clear recorded requests |
 //! | `PUT /__control/latency` | `{"ms": 50}` | base latency |
 //! | `PUT /__control/admin-page-cap` | `{"cap": 20}` or `{"cap": null}` | admin page cap |
+//! | `PUT /__control/users-bulk-page-cap` | `{"cap": 100}` or `{"cap": null}` | users-bulk results per answer, paged with `_links.next` |
 //!
 //! Success is 204 (or 200 with JSON for `GET`); a bad body is 400, anything else 404.
 
@@ -77,6 +78,10 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
         }),
         (&Method::PUT, "admin-page-cap") => parse::<PageCapBody>(body).map(|b| {
             state.set_admin_page_cap(b.cap);
+            Reply::no_content()
+        }),
+        (&Method::PUT, "users-bulk-page-cap") => parse::<PageCapBody>(body).map(|b| {
+            state.set_users_bulk_page_cap(b.cap);
             Reply::no_content()
         }),
         _ => Ok(Reply::error(

@@ -11,6 +11,7 @@
 //! |------------------|-----------------------------------------------------------------|
 //! | `latency`        | `ms` (required)                                                 |
 //! | `rateLimited`    | at most one `retryAfterSeconds` / `retryAfterDate` / `retryAfterRaw` |
+//! | `rateLimitReset` | `resetSeconds` (required)                                       |
 //! | `status`         | `status` (required), at most one `retryAfter*`                  |
 //! | `hang`, `malformedJson`, `truncatedJson`, `dropConnection`, `htmlBadRequest` | none |
 //!
@@ -23,7 +24,7 @@ use hyper::header::{HeaderName, RETRY_AFTER};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::reply::{Reply, JSON};
+use crate::reply::{ErrorShape, Reply, JSON};
 
 /// An API endpoint of the fake, for fault injection and request counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,11 +70,18 @@ impl RetryAfter {
 pub enum Fault {
     /// Wait this long, then answer normally.
     Latency(Duration),
-    /// 429 with `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO-8601)
-    /// and `Retry-After` when given.
+    /// 429 with `X-RateLimit-Limit` and `X-RateLimit-Remaining`; when `retry_after` is given,
+    /// also `Retry-After` and the matching `X-RateLimit-Reset` (ISO 8601). Without it, a blind
+    /// 429 (the admin API's spec documents no header on 429).
     RateLimited {
         /// The `Retry-After` header, if any.
         retry_after: Option<RetryAfter>,
+    },
+    /// 429 whose only wait hint is `X-RateLimit-Reset` (ISO 8601, this long after now, rounded
+    /// up to the second): no `Retry-After`.
+    RateLimitReset {
+        /// How far ahead the reset time is.
+        after: Duration,
     },
     /// This status (500 if not a valid status code) with a JSON error body.
     Status {
@@ -100,6 +108,7 @@ impl Fault {
         match self {
             Fault::Latency(_) => "latency",
             Fault::RateLimited { .. } => "rateLimited",
+            Fault::RateLimitReset { .. } => "rateLimitReset",
             Fault::Status { .. } => "status",
             Fault::Hang => "hang",
             Fault::MalformedJson => "malformedJson",
@@ -112,31 +121,56 @@ impl Fault {
 
 /// The `X-RateLimit-Limit` value sent with injected 429s.
 const RATE_LIMIT: &str = "100";
-/// The reset delay announced when a 429 carries no usable `Retry-After` seconds.
+/// The reset delay announced with a `Retry-After` that is not a number or a date.
 const DEFAULT_RESET: Duration = Duration::from_secs(60);
 
-/// The 429 answer of [`Fault::RateLimited`].
-pub(crate) fn rate_limited(retry_after: Option<&RetryAfter>, now: SystemTime) -> Reply {
-    let reset = match retry_after {
-        Some(RetryAfter::Seconds(s)) => now + Duration::from_secs((*s).min(86_400)),
-        Some(RetryAfter::Date(t)) => *t,
-        _ => now + DEFAULT_RESET,
-    };
-    let reply = Reply::error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
+fn limited(shape: ErrorShape) -> Reply {
+    Reply::error_in(shape, StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
         .with_header(HeaderName::from_static("x-ratelimit-limit"), RATE_LIMIT)
         .with_header(HeaderName::from_static("x-ratelimit-remaining"), "0")
-        .with_header(
-            HeaderName::from_static("x-ratelimit-reset"),
-            &iso8601(reset),
-        );
-    with_retry_after(reply, retry_after)
+}
+
+/// The 429 answer of [`Fault::RateLimited`].
+pub(crate) fn rate_limited(
+    retry_after: Option<&RetryAfter>,
+    now: SystemTime,
+    shape: ErrorShape,
+) -> Reply {
+    let Some(retry_after) = retry_after else {
+        return limited(shape);
+    };
+    let reset = match retry_after {
+        RetryAfter::Seconds(s) => now + Duration::from_secs((*s).min(86_400)),
+        RetryAfter::Date(t) => *t,
+        RetryAfter::Raw(_) => now + DEFAULT_RESET,
+    };
+    let reply = limited(shape).with_header(
+        HeaderName::from_static("x-ratelimit-reset"),
+        &iso8601(reset),
+    );
+    with_retry_after(reply, Some(retry_after))
+}
+
+/// The 429 answer of [`Fault::RateLimitReset`]: the reset time rounded up to the second, so
+/// the wait it announces is never shorter than `after`.
+pub(crate) fn rate_limit_reset(after: Duration, now: SystemTime, shape: ErrorShape) -> Reply {
+    let at = now + after.min(Duration::from_secs(86_400 * 365));
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut secs = since.as_secs();
+    if since.subsec_nanos() > 0 {
+        secs += 1;
+    }
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    limited(shape).with_header(HeaderName::from_static("x-ratelimit-reset"), &iso8601(at))
 }
 
 /// The answer of [`Fault::Status`].
-pub(crate) fn status(status: u16, retry_after: Option<&RetryAfter>) -> Reply {
+pub(crate) fn status(status: u16, retry_after: Option<&RetryAfter>, shape: ErrorShape) -> Reply {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = status.canonical_reason().unwrap_or("Injected failure");
-    with_retry_after(Reply::error(status, message), retry_after)
+    with_retry_after(Reply::error_in(shape, status, message), retry_after)
 }
 
 fn with_retry_after(reply: Reply, retry_after: Option<&RetryAfter>) -> Reply {
@@ -221,6 +255,8 @@ struct FaultWire {
     retry_after_date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retry_after_raw: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reset_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +264,7 @@ struct FaultWire {
 enum FaultKind {
     Latency,
     RateLimited,
+    RateLimitReset,
     Status,
     Hang,
     MalformedJson,
@@ -282,6 +319,9 @@ impl TryFrom<FaultWire> for Fault {
         if wire.has_retry_after() && !takes_retry {
             return Err("only kinds rateLimited and status take retryAfter*".into());
         }
+        if wire.reset_seconds.is_some() && wire.kind != FaultKind::RateLimitReset {
+            return Err("only kind rateLimitReset takes resetSeconds".into());
+        }
         Ok(match wire.kind {
             FaultKind::Latency => {
                 let ms = wire.ms.ok_or("kind latency needs ms")?;
@@ -289,6 +329,12 @@ impl TryFrom<FaultWire> for Fault {
             }
             FaultKind::RateLimited => Fault::RateLimited {
                 retry_after: wire.retry_after()?,
+            },
+            FaultKind::RateLimitReset => Fault::RateLimitReset {
+                after: Duration::from_secs(
+                    wire.reset_seconds
+                        .ok_or("kind rateLimitReset needs resetSeconds")?,
+                ),
             },
             FaultKind::Status => Fault::Status {
                 status: wire.status.ok_or("kind status needs status")?,
@@ -312,6 +358,7 @@ impl From<Fault> for FaultWire {
             retry_after_seconds: None,
             retry_after_date: None,
             retry_after_raw: None,
+            reset_seconds: None,
         };
         let retry_after = match fault {
             Fault::Latency(d) => {
@@ -322,6 +369,11 @@ impl From<Fault> for FaultWire {
             Fault::RateLimited { retry_after } => {
                 wire.kind = FaultKind::RateLimited;
                 retry_after
+            }
+            Fault::RateLimitReset { after } => {
+                wire.kind = FaultKind::RateLimitReset;
+                wire.reset_seconds = Some(after.as_secs());
+                None
             }
             Fault::Status {
                 status,
@@ -373,6 +425,9 @@ mod tests {
             Fault::RateLimited {
                 retry_after: Some(RetryAfter::Seconds(2)),
             },
+            Fault::RateLimitReset {
+                after: Duration::from_secs(3),
+            },
             Fault::Status {
                 status: 503,
                 retry_after: Some(RetryAfter::Date(date)),
@@ -416,6 +471,8 @@ mod tests {
             json!({"kind": "latency"}),
             json!({"kind": "status"}),
             json!({"kind": "rateLimited", "status": 500}),
+            json!({"kind": "rateLimitReset"}),
+            json!({"kind": "rateLimited", "resetSeconds": 1}),
             json!({"kind": "rateLimited", "retryAfterSeconds": 1, "retryAfterRaw": "1"}),
             json!({"kind": "status", "status": 503, "retryAfterDate": "tomorrow"}),
             json!({"kind": "nope"}),

@@ -2,9 +2,17 @@
 //! API (managed accounts' emails), the Confluence v2 `users-bulk` API (visible emails, `""` when
 //! hidden) and the privacy email API (apps only), as described in `/work/shared/ATLASSIAN.md`.
 //!
+//! It follows the published API specs where the component relies on them (admin search:
+//! `accountIds` 1–10, `limit` 1–100, `searchTerm` xor `emails`, only issued cursors, unmanaged
+//! accounts without `claimStatus`, the `{"errors": [...]}` body; `users-bulk`: 1–250 string
+//! ids), each breach a `400`.
+//!
 //! It is deterministic (no randomness), records every API request it receives (kind of
-//! credential only, never the credential), and can inject faults per endpoint: latency, 429s,
+//! credential only, never the credential; whether the body came chunked), and can inject faults
+//! per endpoint: latency, 429s (with `Retry-After`, with only `X-RateLimit-Reset`, or blind),
 //! 5xx with `Retry-After`, hangs, malformed or truncated JSON, dropped connections and HTML 400s.
+//! Knobs page the answers: the admin search below its `limit`, and `users-bulk` with
+//! `_links.next`.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {

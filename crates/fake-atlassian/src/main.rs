@@ -31,6 +31,9 @@ struct Args {
     /// Cap on the admin search page size (forces pagination).
     #[arg(long, value_name = "N")]
     admin_page_cap: Option<usize>,
+    /// Cap on the results of one users-bulk answer (pages it with `_links.next`).
+    #[arg(long, value_name = "N")]
+    users_bulk_page_cap: Option<usize>,
     /// Organization id in admin API paths.
     #[arg(long)]
     org_id: Option<String>,
@@ -97,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         fake.set_latency(Duration::from_millis(ms));
     }
     fake.set_admin_page_cap(args.admin_page_cap);
+    fake.set_users_bulk_page_cap(args.users_bulk_page_cap);
 
     let url = fake.url();
     let c = fake.credentials();

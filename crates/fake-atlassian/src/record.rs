@@ -62,4 +62,8 @@ pub struct RecordedRequest {
     pub status: u16,
     /// The injected fault's kind ([`crate::Fault::name`]), if one was applied.
     pub fault: Option<String>,
+    /// Whether the request body came with `Transfer-Encoding: chunked` (rather than a
+    /// `Content-Length`).
+    #[serde(default)]
+    pub chunked: bool,
 }

@@ -1,5 +1,7 @@
 //! One HTTP answer as plain data, built by the API and fault code and turned into a hyper
-//! response in one place. Errors always use Atlassian's `{"code": <status>, "message": "..."}`.
+//! response in one place. Errors take the shape the called API publishes: the organization
+//! admin API's `{"errors": [{"code", "detail", "id", "status", "title"}]}` (all strings), and
+//! the Confluence APIs' `{"code": <status>, "message": "..."}`.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -9,6 +11,15 @@ use serde_json::{json, Value};
 
 /// The content type of every JSON answer.
 pub(crate) const JSON: &str = "application/json;charset=UTF-8";
+
+/// Which API's error body to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorShape {
+    /// The organization admin API: `{"errors": [...]}`.
+    Admin,
+    /// The Confluence APIs: `{"code", "message"}`.
+    Confluence,
+}
 
 /// A complete answer: status, extra headers and body.
 #[derive(Debug, Clone)]
@@ -30,12 +41,37 @@ impl Reply {
         }
     }
 
-    /// A JSON error `{"code", "message"}`.
+    /// A JSON error `{"code", "message"}` (the Confluence APIs' shape).
     pub fn error(status: StatusCode, message: &str) -> Reply {
         Reply::json(
             status,
             &json!({"code": status.as_u16(), "message": message}),
         )
+    }
+
+    /// The organization admin API's published error body:
+    /// `{"errors": [{"code", "detail", "id", "status", "title"}]}`, every field a string.
+    pub fn admin_error(status: StatusCode, detail: &str) -> Reply {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let code = title.to_ascii_uppercase().replace([' ', '-'], "_");
+        Reply::json(
+            status,
+            &json!({"errors": [{
+                "code": code,
+                "detail": detail,
+                "id": format!("fake-atlassian-{}", status.as_u16()),
+                "status": status.as_u16().to_string(),
+                "title": title,
+            }]}),
+        )
+    }
+
+    /// An error in the shape of the API `shape` names.
+    pub fn error_in(shape: ErrorShape, status: StatusCode, message: &str) -> Reply {
+        match shape {
+            ErrorShape::Admin => Reply::admin_error(status, message),
+            ErrorShape::Confluence => Reply::error(status, message),
+        }
     }
 
     /// An empty 204 (control API acknowledgements).

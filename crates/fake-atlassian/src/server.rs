@@ -7,7 +7,7 @@
 //! (closing its socket, hung requests included) and awaited, so [`FakeAtlassian::shutdown`]
 //! returns promptly. Dropping the last handle shuts the server down too.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -17,7 +17,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::AUTHORIZATION;
+use hyper::header::{AUTHORIZATION, TRANSFER_ENCODING};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -30,7 +30,7 @@ use crate::control;
 use crate::directory::{Credentials, Directory};
 use crate::fault::{self, Endpoint, Fault};
 use crate::record::{AuthKind, RecordedRequest};
-use crate::reply::Reply;
+use crate::reply::{ErrorShape, Reply};
 
 /// Largest request body read; larger bodies get 413.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -50,6 +50,9 @@ pub(crate) struct State {
     next_seq: AtomicU64,
     latency: Mutex<Duration>,
     admin_page_cap: Mutex<Option<usize>>,
+    users_bulk_page_cap: Mutex<Option<usize>>,
+    /// Every admin search cursor handed out; any other cursor is a 400.
+    issued_cursors: Mutex<HashSet<String>>,
 }
 
 impl State {
@@ -62,6 +65,8 @@ impl State {
             next_seq: AtomicU64::new(0),
             latency: Mutex::new(Duration::ZERO),
             admin_page_cap: Mutex::new(None),
+            users_bulk_page_cap: Mutex::new(None),
+            issued_cursors: Mutex::new(HashSet::new()),
         }
     }
 
@@ -93,6 +98,29 @@ impl State {
 
     pub fn admin_page_cap(&self) -> Option<usize> {
         *lock(&self.admin_page_cap)
+    }
+
+    pub fn set_users_bulk_page_cap(&self, cap: Option<usize>) {
+        *lock(&self.users_bulk_page_cap) = cap;
+    }
+
+    pub fn users_bulk_page_cap(&self) -> Option<usize> {
+        *lock(&self.users_bulk_page_cap)
+    }
+
+    /// A fresh number, to make each cursor handed out distinct.
+    pub fn next_serial(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Remembers a cursor handed out in `links.next`.
+    pub fn issue_cursor(&self, cursor: &str) {
+        lock(&self.issued_cursors).insert(cursor.to_owned());
+    }
+
+    /// Whether `cursor` was handed out by this server.
+    pub fn was_issued(&self, cursor: &str) -> bool {
+        lock(&self.issued_cursors).contains(cursor)
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -221,6 +249,13 @@ impl FakeAtlassian {
         self.inner.state.set_admin_page_cap(cap);
     }
 
+    /// Pages `users-bulk` answers: at most `cap` results each (`Some(0)` acts as 1), with
+    /// `_links.next` and a `Link: <...>; rel="next"` header while more of the asked ids are
+    /// known. `None` (the default): every result in one answer.
+    pub fn set_users_bulk_page_cap(&self, cap: Option<usize>) {
+        self.inner.state.set_users_bulk_page_cap(cap);
+    }
+
     /// Every API request recorded since the last clear, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.inner.state.requests()
@@ -324,6 +359,10 @@ async fn handle(
         body: body.as_deref().unwrap_or_default(),
     };
     let details = call.details();
+    let chunked = parts.headers.get_all(TRANSFER_ENCODING).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    });
     let endpoint = call.route.endpoint();
     let fault = endpoint.and_then(|e| state.take_fault(e));
     let seq = state.record(RecordedRequest {
@@ -336,7 +375,12 @@ async fn handle(
         cursor: details.cursor,
         status: 0,
         fault: fault.as_ref().map(|f| f.name().to_owned()),
+        chunked,
     });
+    let shape = match endpoint {
+        Some(Endpoint::AdminSearch) => ErrorShape::Admin,
+        _ => ErrorShape::Confluence,
+    };
 
     let latency = *lock(&state.latency);
     if !latency.is_zero() {
@@ -353,12 +397,15 @@ async fn handle(
             normal(&call)
         }
         Some(Fault::RateLimited { retry_after }) => {
-            fault::rate_limited(retry_after.as_ref(), SystemTime::now())
+            fault::rate_limited(retry_after.as_ref(), SystemTime::now(), shape)
+        }
+        Some(Fault::RateLimitReset { after }) => {
+            fault::rate_limit_reset(after, SystemTime::now(), shape)
         }
         Some(Fault::Status {
             status,
             retry_after,
-        }) => fault::status(status, retry_after.as_ref()),
+        }) => fault::status(status, retry_after.as_ref(), shape),
         Some(Fault::Hang) => {
             wait_shutdown(shutdown).await;
             return Err(CloseConnection);

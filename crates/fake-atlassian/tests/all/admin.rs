@@ -1,4 +1,5 @@
-//! Admin search: managed users only, filtering, limits and cursor pagination.
+//! Admin search: the managed filter, filtering, limits and cursor pagination. (Each published
+//! constraint also has its own file under `spec/`.)
 
 use fake_atlassian::{Directory, Endpoint};
 use reqwest::StatusCode;
@@ -9,9 +10,15 @@ use crate::support::{
 };
 
 #[tokio::test]
-async fn returns_only_managed_users_with_email_whatever_visibility() -> anyhow::Result<()> {
+async fn managed_filter_returns_managed_users_with_email_whatever_visibility() -> anyhow::Result<()>
+{
     let ctx = start().await?;
-    let body: Value = ctx.admin(json!({})).send().await?.json().await?;
+    let body: Value = ctx
+        .admin(json!({"claimStatus": "managed"}))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(ids_of(&body["data"]), [MANAGED_VISIBLE, MANAGED_HIDDEN]);
     let hidden = &body["data"][1];
     assert_eq!(hidden["email"], "mh@example.com");
@@ -34,7 +41,7 @@ async fn filters_by_account_ids_in_directory_order() -> anyhow::Result<()> {
         MANAGED_VISIBLE,
     ];
     let body: Value = ctx
-        .admin(json!({"accountIds": ids}))
+        .admin(json!({"accountIds": ids, "claimStatus": "managed"}))
         .send()
         .await?
         .json()
@@ -52,7 +59,7 @@ async fn page_cap_forces_pagination_and_last_page_has_no_next() -> anyhow::Resul
     let mut sizes = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut body = json!({"limit": 50});
+        let mut body = json!({"limit": 50, "claimStatus": "managed"});
         if let Some(c) = &cursor {
             body["cursor"] = json!(c);
         }
@@ -85,14 +92,14 @@ async fn limit_below_cap_sets_the_page_and_cursor_repeats_account_ids() -> anyho
         .map(|i| format!("557058:00000000-0000-0000-0000-{i:012}"))
         .collect();
     let first: Value = ctx
-        .admin(json!({"accountIds": ids, "limit": 4}))
+        .admin(json!({"accountIds": ids, "limit": 4, "claimStatus": "managed"}))
         .send()
         .await?
         .json()
         .await?;
     assert_eq!(ids_of(&first["data"]).len(), 4);
     let next = first["links"]["next"].clone();
-    let body = json!({"accountIds": ids, "limit": 4, "cursor": next});
+    let body = json!({"accountIds": ids, "limit": 4, "cursor": next, "claimStatus": "managed"});
     let second: Value = ctx.admin(body).send().await?.json().await?;
     assert_eq!(ids_of(&second["data"]).len(), 3);
     assert!(second["links"].get("next").is_none());
@@ -102,11 +109,12 @@ async fn limit_below_cap_sets_the_page_and_cursor_repeats_account_ids() -> anyho
 #[tokio::test]
 async fn default_limit_is_50() -> anyhow::Result<()> {
     let ctx = start_with(Directory::generated(120)).await?;
-    let page: Value = ctx.admin(json!({})).send().await?.json().await?;
+    let managed = json!({"claimStatus": "managed"});
+    let page: Value = ctx.admin(managed).send().await?.json().await?;
     assert_eq!(ids_of(&page["data"]).len(), 50);
     assert!(page["links"]["next"].is_string());
     let page: Value = ctx
-        .admin(json!({"limit": 100}))
+        .admin(json!({"limit": 100, "claimStatus": "managed"}))
         .send()
         .await?
         .json()

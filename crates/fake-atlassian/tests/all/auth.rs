@@ -45,12 +45,13 @@ async fn admin_search_wrong_org_is_404_after_auth() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn errors_are_json_code_and_message() -> anyhow::Result<()> {
+async fn confluence_errors_are_json_code_and_message() -> anyhow::Result<()> {
+    // The admin API's published error body is another shape: spec/admin_errors.rs.
     let ctx = start().await?;
     let response = ctx
         .http
-        .post(ctx.admin_url())
-        .json(&json!({}))
+        .post(format!("{}/wiki/api/v2/users-bulk", ctx.fake.url()))
+        .json(&json!({"accountIds": ["a"]}))
         .send()
         .await?;
     assert!(response.headers()["content-type"]

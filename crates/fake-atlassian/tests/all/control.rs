@@ -82,7 +82,8 @@ async fn control_api_sets_latency_and_page_cap() -> anyhow::Result<()> {
         .json(&json!({"cap": null}))
         .send()
         .await?;
-    let page: Value = ctx.admin(json!({})).send().await?.json().await?;
+    let managed = json!({"claimStatus": "managed"});
+    let page: Value = ctx.admin(managed).send().await?.json().await?;
     assert_eq!(ids_of(&page["data"]).len(), 4);
 
     ctx.http
@@ -99,6 +100,24 @@ async fn control_api_sets_latency_and_page_cap() -> anyhow::Result<()> {
         .send()
         .await?;
     assert_eq!(ctx.fake.request_count(Endpoint::AdminSearch), 3);
+
+    let r = ctx
+        .http
+        .put(format!("{control}/users-bulk-page-cap"))
+        .json(&json!({"cap": 1}))
+        .send();
+    assert_eq!(r.await?.status(), 204);
+    let ids: Vec<String> = ctx
+        .fake
+        .directory()
+        .users
+        .iter()
+        .map(|u| u.account_id.clone())
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let page: Value = ctx.users_bulk_site(&refs).send().await?.json().await?;
+    assert_eq!(ids_of(&page["results"]).len(), 1);
+    assert!(page["_links"]["next"].is_string());
     Ok(())
 }
 

@@ -6,5 +6,6 @@ mod control;
 mod email;
 mod faults;
 mod recording;
+mod spec;
 mod support;
 mod users_bulk;

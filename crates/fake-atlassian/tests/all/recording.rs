@@ -34,6 +34,7 @@ async fn records_body_ids_exactly_as_sent() -> anyhow::Result<()> {
             cursor: None,
             status: 200,
             fault: None,
+            chunked: false,
         }
     );
     assert_eq!(records[1].account_ids, admin_ids);
