@@ -16,6 +16,7 @@ mod faults;
 mod hostile;
 mod manifest;
 mod openapi;
+mod pooling;
 mod security;
 mod sources;
 mod support;

@@ -148,6 +148,7 @@ pub async fn serve(variables: Vec<(String, String)>) -> Result<devhost::Server> 
             env: HashMap::new(),
             log_dir: Some(log_dir),
             echo_logs: false,
+            ..devhost::UpOptions::default()
         })
         .await
 }

@@ -105,6 +105,7 @@ pub async fn serve(
         env: HashMap::new(),
         log_dir: Some(log_dir),
         echo_logs: false,
+        ..devhost::UpOptions::default()
     })
     .await
 }
