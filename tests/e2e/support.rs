@@ -29,6 +29,7 @@ fn build_wasm() -> PathBuf {
         return PathBuf::from(path);
     }
     let target_dir = root().join("target/e2e-wasm");
+    devhost::ensure_target(root(), "wasm32-wasip2").expect("the wasm32-wasip2 target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([

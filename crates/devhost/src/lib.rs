@@ -34,3 +34,4 @@ mod toolchain;
 
 pub use build_cmd::build;
 pub use host::{App, Server, UpOptions};
+pub use toolchain::ensure_target;

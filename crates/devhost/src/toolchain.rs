@@ -1,9 +1,10 @@
 //! The Rust targets a build command needs, installed before it runs.
 //!
-//! rustup installs the targets of a `rust-toolchain.toml` only when it installs the toolchain
-//! itself, so a machine whose stable Rust predates the project lacks `wasm32-wasip2`, and
-//! `cargo build --target wasm32-wasip2` fails after building everything else with "can't
-//! find crate for `core`". Before a build command runs, `devhost build` reads the targets it
+//! Older rustup installs the targets of a `rust-toolchain.toml` only when it installs the
+//! toolchain itself (rustup 1.29 adds them on the next proxied call, with a few `info:` lines),
+//! and Rust installed without rustup never does: on a machine whose stable Rust predates the
+//! project, `cargo build --target wasm32-wasip2` then fails after building everything else with
+//! "can't find crate for `core`". Before a build command runs, `devhost build` reads the targets it
 //! names (`--target T` or `--target=T`) and, for each one missing from the toolchain that
 //! command will use (the sysroot of `rustc` run in the command's directory, so
 //! `rust-toolchain.toml` applies):
@@ -115,6 +116,16 @@ pub(crate) fn ensure_targets(
     Ok(())
 }
 
+/// Makes sure the Rust toolchain used in `dir` has `target`, adding it with rustup if missing
+/// (one line on stdout says so); without rustup, fails with one sentence naming the fix.
+pub fn ensure_target(dir: &Path, target: &str) -> anyhow::Result<()> {
+    ensure_targets(
+        &BTreeSet::from([target.to_string()]),
+        &Installed { dir },
+        &mut std::io::stdout(),
+    )
+}
+
 /// The real toolchain, asked from the directory a build command runs in.
 pub(crate) struct Installed<'a> {
     /// Where the build command runs: `rust-toolchain.toml` there picks the toolchain.
@@ -127,6 +138,9 @@ impl Toolchain for Installed<'_> {
         let output = Command::new(rustc)
             .args(["--print", "target-libdir", "--target", target])
             .current_dir(self.dir)
+            // Asking must not install: a rustup 1.29 proxy otherwise adds the targets of
+            // `rust-toolchain.toml` silently, with nothing of ours on screen.
+            .env("RUSTUP_AUTO_INSTALL", "0")
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output()
