@@ -442,8 +442,8 @@ async fn instantiation(ctx: &Ctx<'_>, window: f64) -> Result<Value> {
     }))
 }
 
-/// Case 5: upstream connection reuse. The same sequential one-id lookups (a hidden
-/// unmanaged user: an admin call, then a Confluence call) at zero upstream latency, through a
+/// Case 5: upstream connection reuse. The same sequential one-id lookups (an unmanaged user:
+/// an admin call, then a Confluence call) at zero upstream latency, through a
 /// server that pools outbound connections (Spin's default) and one that opens a connection per
 /// call (`[outbound_http] connection_pooling = false`, and devhost before pooling).
 async fn connections(app: &Arc<devhost::App>, ctx: &Ctx<'_>, lookups: usize) -> Result<Value> {
@@ -451,11 +451,11 @@ async fn connections(app: &Arc<devhost::App>, ctx: &Ctx<'_>, lookups: usize) -> 
         .truth
         .users
         .iter()
-        .filter(|u| !u.managed && u.is_hidden())
+        .filter(|u| !u.managed)
         .take(20)
         .map(|u| vec![u.account_id.clone()])
         .collect();
-    ensure!(!ids.is_empty(), "no hidden unmanaged user in the directory");
+    ensure!(!ids.is_empty(), "no unmanaged user in the directory");
     let mut rows = Vec::new();
     for pooling in [true, false] {
         let tag = if pooling { "pooled" } else { "unpooled" };
