@@ -117,7 +117,6 @@ pub async fn serve_pooling(
         log_dir: Some(log_dir),
         echo_logs: false,
         connection_pooling,
-        ..devhost::UpOptions::default()
     })
     .await
 }
