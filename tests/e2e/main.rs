@@ -17,6 +17,7 @@ mod hostile;
 mod manifest;
 mod openapi;
 mod published;
+mod pooling;
 mod security;
 mod sources;
 mod support;

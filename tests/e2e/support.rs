@@ -29,6 +29,7 @@ fn build_wasm() -> PathBuf {
         return PathBuf::from(path);
     }
     let target_dir = root().join("target/e2e-wasm");
+    devhost::ensure_target(root(), "wasm32-wasip2").expect("the wasm32-wasip2 target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([
@@ -150,6 +151,7 @@ pub async fn serve(variables: Vec<(String, String)>) -> Result<devhost::Server> 
             env: HashMap::new(),
             log_dir: Some(log_dir),
             echo_logs: false,
+            ..devhost::UpOptions::default()
         })
         .await
 }

@@ -37,6 +37,7 @@ pub fn component(explicit: Option<&Path>) -> Result<PathBuf> {
         return Ok(PathBuf::from(path));
     }
     let target_dir = root().join("target/bench-wasm");
+    devhost::ensure_target(&root(), "wasm32-wasip2")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("bench: building the component (release, wasm32-wasip2)...");
     let status = Command::new(cargo)
@@ -100,6 +101,16 @@ pub async fn serve(
     variables: Vec<(String, String)>,
     tag: &str,
 ) -> Result<devhost::Server> {
+    serve_pooling(app, variables, tag, true).await
+}
+
+/// As [`serve`], with outbound connection pooling on (Spin's default) or off.
+pub async fn serve_pooling(
+    app: &Arc<devhost::App>,
+    variables: Vec<(String, String)>,
+    tag: &str,
+    connection_pooling: bool,
+) -> Result<devhost::Server> {
     let log_dir = out_dir()?.join("logs").join(tag);
     app.serve(devhost::UpOptions {
         listen: Some("127.0.0.1:0".parse()?),
@@ -107,6 +118,7 @@ pub async fn serve(
         env: HashMap::new(),
         log_dir: Some(log_dir),
         echo_logs: false,
+        connection_pooling,
     })
     .await
 }

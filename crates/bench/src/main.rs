@@ -47,7 +47,7 @@ struct Cli {
     /// Seconds per throughput measurement.
     #[arg(long)]
     window: Option<f64>,
-    /// Only these cases: bulk, naive, throughput, instantiation, cold (repeatable).
+    /// Only these cases: bulk, naive, throughput, instantiation, cold, connections (repeatable).
     #[arg(long)]
     only: Vec<String>,
     /// The component to serve (default: IDENTITY_ACCESSOR_WASM, else built into target/bench-wasm).

@@ -35,7 +35,7 @@ pub struct Opts {
     pub runs: usize,
     /// Seconds per throughput measurement.
     pub window: f64,
-    /// Cases to run (empty: all): bulk, naive, throughput, instantiation, cold, size.
+    /// Cases to run (empty: all): bulk, naive, throughput, instantiation, cold, connections.
     pub only: Vec<String>,
     /// The component to serve (else `IDENTITY_ACCESSOR_WASM`, else built).
     pub wasm: Option<PathBuf>,
@@ -137,6 +137,10 @@ pub async fn run(opts: Opts) -> Result<()> {
     }
     if opts.wants("instantiation") {
         report["instantiation"] = instantiation(&ctx, opts.window).await?;
+    }
+    if opts.wants("connections") {
+        let lookups = if opts.quick { 40 } else { 400 };
+        report["connections"] = connections(&app, &ctx, lookups).await?;
     }
     report["size"] = json!({
         "wasm_bytes": wasm_size,
@@ -501,6 +505,61 @@ async fn instantiation(ctx: &Ctx<'_>, window: f64) -> Result<Value> {
     }))
 }
 
+/// Case 5: upstream connection reuse. The same sequential one-id lookups (an unmanaged user:
+/// an admin call, then a Confluence call) at zero upstream latency, through a
+/// server that pools outbound connections (Spin's default) and one that opens a connection per
+/// call (`[outbound_http] connection_pooling = false`, and devhost before pooling).
+async fn connections(app: &Arc<devhost::App>, ctx: &Ctx<'_>, lookups: usize) -> Result<Value> {
+    let ids: Vec<Vec<String>> = ctx
+        .truth
+        .users
+        .iter()
+        .filter(|u| !u.managed)
+        .take(20)
+        .map(|u| vec![u.account_id.clone()])
+        .collect();
+    ensure!(!ids.is_empty(), "no unmanaged user in the directory");
+    let mut rows = Vec::new();
+    for pooling in [true, false] {
+        let tag = if pooling { "pooled" } else { "unpooled" };
+        let server = env::serve_pooling(app, env::chain_vars(&ctx.fake, &[]), tag, pooling).await?;
+        env::wait_healthy(server.addr(), Duration::from_secs(10)).await?;
+        let mut conn = Conn::new(server.addr());
+        for id in ids.iter().take(3) {
+            let r = conn
+                .send(&Req::post_json("/", Some(KEY), lookup_body(id)))
+                .await?;
+            check_lookup(ctx.truth, id, false, &r)?;
+        }
+        ctx.fake.clear_requests();
+        let accepted = ctx.fake.connections_accepted();
+        let mut times = Vec::new();
+        for i in 0..lookups {
+            let id = &ids[i % ids.len()];
+            let r = conn
+                .send(&Req::post_json("/", Some(KEY), lookup_body(id)))
+                .await?;
+            check_lookup(ctx.truth, id, false, &r)?;
+            times.push(r.elapsed);
+        }
+        let calls = ctx.fake.request_count(Endpoint::Any);
+        let opened = ctx.fake.connections_accepted() - accepted;
+        server.shutdown().await;
+        let s = summarize(&times);
+        rows.push(json!({
+            "connection_pooling": pooling, "lookups": lookups, "upstream_calls": calls,
+            "connections_opened": opened, "lookup": s.json(),
+        }));
+    }
+    ctx.fake.clear_requests();
+    let p50 = |row: &Value| f(&row["lookup"]["p50_ms"]);
+    let calls_per_lookup = f(&rows[1]["upstream_calls"]) / lookups as f64;
+    Ok(json!({
+        "runs": rows,
+        "saved_per_upstream_call_p50_ms": r3((p50(&rows[1]) - p50(&rows[0])) / calls_per_lookup),
+    }))
+}
+
 /// Case 4a: host start (compile + serve) to the first 200, and the first real lookup.
 async fn cold_start(wasm: &std::path::Path, fake: &FakeAtlassian, runs: usize) -> Result<Value> {
     let mut rows = Vec::new();
@@ -713,6 +772,26 @@ fn print_report(r: &Value) {
         println!("   Per request, no upstream call (p50): /health {} ms, empty lookup {} ms, fake round trip {} ms → instance + guest ≈ {} ms",
                  ms(f(&i["health"]["latency"]["p50_ms"])), ms(f(&i["empty_lookup"]["latency"]["p50_ms"])),
                  ms(f(&i["fake_round_trip"]["latency"]["p50_ms"])), ms(f(&i["per_request_cost_p50_ms"])));
+    }
+    if let Some(rows) = r["connections"]["runs"].as_array() {
+        println!(
+            "   Upstream connections, sequential one-id lookups (admin + Confluence call each):"
+        );
+        for row in rows {
+            println!(
+                "   pooling {:<5} {} lookups, {} upstream calls, {} connections opened, lookup p50 {} ms p95 {} ms",
+                row["connection_pooling"].to_string(),
+                row["lookups"],
+                row["upstream_calls"],
+                row["connections_opened"],
+                ms(f(&row["lookup"]["p50_ms"])),
+                ms(f(&row["lookup"]["p95_ms"]))
+            );
+        }
+        println!(
+            "   → reusing a connection saves {} ms per upstream call (p50)",
+            ms(f(&r["connections"]["saved_per_upstream_call_p50_ms"]))
+        );
     }
     println!(
         "\n5. Size: {} bytes ({:.3} MiB)",

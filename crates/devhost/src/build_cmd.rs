@@ -3,6 +3,8 @@
 //! Each command runs with `sh -c` in the manifest directory (or the build's `workdir` under
 //! it), with the host's stdout/stderr so its output streams as it runs. The first command
 //! that fails (non-zero exit, or killed) stops the build with an error naming the component.
+//! Before a command runs, the Rust targets it names are installed if missing
+//! ([`crate::toolchain`]).
 
 use std::path::Path;
 use std::process::Command;
@@ -10,6 +12,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 
 use crate::manifest::Manifest;
+use crate::toolchain::{self, Installed};
 
 /// Runs every component's build command; fails on the first non-zero exit.
 pub fn build(manifest: &Path) -> anyhow::Result<()> {
@@ -21,6 +24,13 @@ pub fn build(manifest: &Path) -> anyhow::Result<()> {
             continue;
         };
         for command in &build.commands {
+            toolchain::ensure_targets(
+                &toolchain::targets_named(command),
+                &Installed {
+                    dir: &build.workdir,
+                },
+                &mut std::io::stdout(),
+            )?;
             println!("Building component {} with `{command}`", component.id);
             let status = Command::new("sh")
                 .arg("-c")

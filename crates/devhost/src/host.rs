@@ -10,9 +10,10 @@
 //!
 //! Outgoing requests pass through [`OutboundPolicy`], which allows only what the component's
 //! resolved `allowed_outbound_hosts` allow and otherwise fails the request inside the guest
-//! with `ErrorCode::HttpRequestDenied`, as Spin does. Allowed requests go out through
-//! wasmtime-wasi-http's default sender, which honours the guest's `request-options` timeouts
-//! and otherwise uses 600 s each, Spin's defaults.
+//! with `ErrorCode::HttpRequestDenied`, as Spin does. Allowed requests go out through the
+//! server's [`Outbound`] clients, which keep connections alive and pool them per host as Spin
+//! does, and honour the guest's `request-options` timeouts (otherwise 600 s each, Spin's
+//! defaults).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -46,6 +47,7 @@ use wasmtime_wasi_http::{
 use crate::allowed_hosts::{AllowedHost, AllowedHosts};
 use crate::expressions::{resolve_app_variables, validate_key};
 use crate::manifest::Manifest;
+use crate::outbound::Outbound;
 use crate::routes::{spin_headers, RouteDisplay, Router};
 
 mod bindings {
@@ -85,7 +87,7 @@ pub struct App {
 }
 
 /// Options for one [`Server`], like `spin up`'s.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct UpOptions {
     /// Where to listen; default `127.0.0.1:3000`. Tests pass `127.0.0.1:0`.
     pub listen: Option<SocketAddr>,
@@ -97,6 +99,22 @@ pub struct UpOptions {
     pub log_dir: Option<PathBuf>,
     /// Also echo component output to the host's stdout/stderr.
     pub echo_logs: bool,
+    /// Keep outbound connections alive and reuse them per host, as Spin's runtime config
+    /// `[outbound_http] connection_pooling` (default true). Off: a new connection per request.
+    pub connection_pooling: bool,
+}
+
+impl Default for UpOptions {
+    fn default() -> UpOptions {
+        UpOptions {
+            listen: None,
+            variables: Vec::new(),
+            env: HashMap::new(),
+            log_dir: None,
+            echo_logs: false,
+            connection_pooling: true,
+        }
+    }
 }
 
 /// A running HTTP server for an [`App`].
@@ -113,6 +131,7 @@ struct ComponentRuntime {
     pre: ProxyPre<HostState>,
     variables: Arc<HashMap<String, String>>,
     allowed: Arc<AllowedHosts>,
+    outbound: Outbound,
     stdout: LogSink,
     stderr: LogSink,
 }
@@ -162,20 +181,14 @@ impl variables::Host for HostState {
     }
 }
 
-/// The outbound HTTP policy of one request's component.
+/// The outbound HTTP policy of one request's component, and the server's clients.
 struct OutboundPolicy {
     component: Arc<str>,
     allowed: Arc<AllowedHosts>,
+    outbound: Outbound,
 }
 
-type SendFuture = Box<
-    dyn std::future::Future<
-            Output = wasmtime_wasi_http::Result<(
-                hyper::Response<WasiBody>,
-                Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
->;
+type SendFuture = Box<dyn std::future::Future<Output = crate::outbound::SendResult> + Send>;
 
 impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
@@ -198,13 +211,8 @@ impl WasiHttpHooks for OutboundPolicy {
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
-            ))
-        })
+        let outbound = self.outbound.clone();
+        Box::new(async move { outbound.send(request, options).await })
     }
 }
 
@@ -404,6 +412,7 @@ impl App {
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("failed to create log directory {}", log_dir.display()))?;
 
+        let outbound = Outbound::new(opts.connection_pooling);
         let mut components = HashMap::new();
         for (id, config) in resolved {
             let echo = |e| opts.echo_logs.then_some(e);
@@ -412,6 +421,7 @@ impl App {
                 pre: self.components[&id].clone(),
                 variables: Arc::new(config.variables),
                 allowed: Arc::new(config.allowed),
+                outbound: outbound.clone(),
                 stdout: LogSink::open(
                     &log_dir.join(format!("{id}_stdout.txt")),
                     echo(Echo::Stdout),
@@ -656,6 +666,7 @@ async fn run_component(
             hooks: OutboundPolicy {
                 component: Arc::clone(&component.id),
                 allowed: Arc::clone(&component.allowed),
+                outbound: component.outbound.clone(),
             },
             component: Arc::clone(&component.id),
             variables: Arc::clone(&component.variables),
@@ -819,6 +830,7 @@ mod tests {
         let mut policy = OutboundPolicy {
             component: Arc::from("c"),
             allowed: Arc::new(AllowedHosts::parse(&["http://127.0.0.1:9"])?),
+            outbound: Outbound::new(true),
         };
         let fut = policy.send_request(
             request("https://example.com/secret?token=x"),
@@ -849,6 +861,7 @@ mod tests {
         let mut policy = OutboundPolicy {
             component: Arc::from("c"),
             allowed: Arc::new(AllowedHosts::parse(&[format!("http://{addr}")])?),
+            outbound: Outbound::new(true),
         };
         let fut = policy.send_request(
             request(&format!("http://{addr}/x")),

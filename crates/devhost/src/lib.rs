@@ -12,6 +12,8 @@
 //!   request headers;
 //! - `allowed_outbound_hosts`, resolved from templates per server and enforced on every
 //!   outgoing request (`ErrorCode::HttpRequestDenied` inside the guest);
+//! - outbound connections kept alive and pooled per host, as Spin's default
+//!   `[outbound_http] connection_pooling = true`;
 //! - a fresh store and instance per request from a component compiled once and
 //!   pre-instantiated, with the pooling allocator;
 //! - component stdout/stderr appended to `<log_dir>/<component>_stdout.txt` / `_stderr.txt`.
@@ -26,7 +28,10 @@ mod build_cmd;
 pub mod expressions;
 mod host;
 pub mod manifest;
+mod outbound;
 pub mod routes;
+mod toolchain;
 
 pub use build_cmd::build;
 pub use host::{App, Server, UpOptions};
+pub use toolchain::ensure_target;

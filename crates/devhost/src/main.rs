@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -68,6 +69,10 @@ struct UpArgs {
     /// Do not echo component output to this terminal (it still goes to the log files).
     #[arg(short, long)]
     quiet: bool,
+    /// Open a new outbound connection per request instead of keeping connections alive and
+    /// reusing them per host (Spin's runtime config `[outbound_http] connection_pooling = false`).
+    #[arg(long)]
+    no_connection_pooling: bool,
     /// Also start a fake Atlassian in-process and point the Atlassian variables at it, with a
     /// random api_key printed at startup. Your --variable values still win.
     #[arg(long)]
@@ -77,13 +82,28 @@ struct UpArgs {
 /// How many demo account ids `--demo` prints.
 const DEMO_IDS_SHOWN: usize = 3;
 
+/// Runs the command; an error is printed as one plain line (its causes joined by `: `) and
+/// exits 1. Never `anyhow`'s `Debug`, which appends a stack backtrace under `RUST_BACKTRACE`:
+/// a missing target or a taken port is the user's to fix, not a crash.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Build { manifest } => devhost::build(&manifest),
         Command::Up(args) => up(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", error_line(&e));
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// `Error: ` and the error with its causes, on one line, without a backtrace.
+fn error_line(e: &anyhow::Error) -> String {
+    format!("Error: {e:#}")
 }
 
 fn parse_variable(arg: &str) -> anyhow::Result<(String, String)> {
@@ -151,6 +171,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             env,
             log_dir: args.log_dir.clone(),
             echo_logs: !args.quiet,
+            connection_pooling: !args.no_connection_pooling,
         })
         .await?;
 
@@ -248,6 +269,12 @@ mod tests {
         assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(key, random_key()?);
         Ok(())
+    }
+
+    #[test]
+    fn errors_print_as_one_line_without_a_backtrace() {
+        let e = anyhow::anyhow!("cause").context("what failed");
+        assert_eq!(error_line(&e), "Error: what failed: cause");
     }
 
     #[test]

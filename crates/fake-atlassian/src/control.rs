@@ -7,6 +7,7 @@
 //! | `DELETE /__control/faults` | | clear queued faults |
 //! | `GET /__control/requests` | | JSON list of [`crate::RecordedRequest`] |
 //! | `DELETE /__control/requests` | | clear recorded requests |
+//! | `GET /__control/connections` | | `{"accepted": N}`: TCP connections accepted so far |
 //! | `PUT /__control/latency` | `{"ms": 50}` | base latency |
 //! | `PUT /__control/admin-page-cap` | `{"cap": 20}` or `{"cap": null}` | admin page cap |
 //! | `PUT /__control/users-bulk-page-cap` | `{"cap": 100}` or `{"cap": null}` | users-bulk results per answer, paged with `_links.next` |
@@ -68,6 +69,10 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
             let requests = serde_json::to_value(state.requests()).unwrap_or_default();
             Ok(Reply::json(StatusCode::OK, &requests))
         }
+        (&Method::GET, "connections") => Ok(Reply::json(
+            StatusCode::OK,
+            &serde_json::json!({ "accepted": state.connections_accepted() }),
+        )),
         (&Method::DELETE, "requests") => {
             state.clear_requests();
             Ok(Reply::no_content())

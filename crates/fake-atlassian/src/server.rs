@@ -3,7 +3,9 @@
 //!
 //! Each connection is served by hyper's HTTP/1 `serve_connection` (keep-alive on), below any
 //! framework, so a fault can close the connection with no response at all (the service returns
-//! `Err`). Shutdown is a `watch` flag: the accept loop stops, every connection task is dropped
+//! `Err`). Sockets answer with `TCP_NODELAY`, as production API edges do, so a client reusing a
+//! connection never waits on Nagle's algorithm; accepted connections are counted, so tests can
+//! see whether a client reuses them. Shutdown is a `watch` flag: the accept loop stops, every connection task is dropped
 //! (closing its socket, hung requests included) and awaited, so [`FakeAtlassian::shutdown`]
 //! returns promptly. Dropping the last handle shuts the server down too.
 
@@ -48,6 +50,7 @@ pub(crate) struct State {
     faults: Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
     records: Mutex<Vec<(u64, RecordedRequest)>>,
     next_seq: AtomicU64,
+    connections: AtomicU64,
     latency: Mutex<Duration>,
     admin_page_cap: Mutex<Option<usize>>,
     users_bulk_page_cap: Mutex<Option<usize>>,
@@ -63,6 +66,7 @@ impl State {
             faults: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
             next_seq: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             latency: Mutex::new(Duration::ZERO),
             admin_page_cap: Mutex::new(None),
             users_bulk_page_cap: Mutex::new(None),
@@ -121,6 +125,10 @@ impl State {
     /// Whether `cursor` was handed out by this server.
     pub fn was_issued(&self, cursor: &str) -> bool {
         lock(&self.issued_cursors).contains(cursor)
+    }
+
+    pub fn connections_accepted(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -266,6 +274,12 @@ impl FakeAtlassian {
         self.inner.state.clear_requests();
     }
 
+    /// How many TCP connections the server has accepted since it started (control requests'
+    /// included): fewer than the requests served when clients keep connections alive.
+    pub fn connections_accepted(&self) -> u64 {
+        self.inner.state.connections_accepted()
+    }
+
     /// How many recorded requests hit `endpoint` ([`Endpoint::Any`]: any known endpoint).
     pub fn request_count(&self, endpoint: Endpoint) -> usize {
         self.requests()
@@ -292,6 +306,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, shutdown: watch::
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    state.connections.fetch_add(1, Ordering::Relaxed);
                     connections.spawn(serve_connection(stream, state.clone(), shutdown.clone()));
                 }
                 // E.g. out of file descriptors: back off instead of spinning.
