@@ -14,8 +14,8 @@
 //!
 //! No `claimStatus` is sent: the answer may then hold unmanaged accounts as well, usually
 //! without an email. A row without a non-empty email resolves nothing, so the next source is
-//! still asked for that id. Each page is filtered as it arrives: only the
-//! requested ids' emails are kept, never the raw page.
+//! still asked for that id. Each page is filtered row by row while it is parsed: only the
+//! requested ids' emails are kept, never the page's rows.
 
 use serde::Deserialize;
 

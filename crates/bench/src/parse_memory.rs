@@ -163,11 +163,6 @@ fn realistic_row(i: usize) -> String {
 
 /// Measures and prints; returns the JSON rows.
 pub fn measure() -> Result<Value> {
-    let chunk: Vec<String> = (0..10).map(|i| format!("wanted-{i}")).collect();
-    let wanted_rows: Vec<String> = chunk
-        .iter()
-        .map(|id| json!({"accountId": id, "email": format!("{id}@example.com")}).to_string())
-        .collect();
     let realistic = realistic_row(1);
     let cases = [
         ("admin", "{}", "empty `{}` rows"),
@@ -181,7 +176,17 @@ pub fn measure() -> Result<Value> {
         "source", "page", "bytes", "rows", "before (peak)", "now (peak)"
     );
     for (source, row, what) in cases {
-        let field = if source == "admin" { "data" } else { "results" };
+        // A chunk of the source's published batch size, every id of it on the page.
+        let (field, batch) = if source == "admin" {
+            ("data", admin::MAX_ACCOUNT_IDS)
+        } else {
+            ("results", confluence::MAX_ACCOUNT_IDS)
+        };
+        let chunk: Vec<String> = (0..batch).map(|i| format!("wanted-{i}")).collect();
+        let wanted_rows: Vec<String> = chunk
+            .iter()
+            .map(|id| json!({"accountId": id, "email": format!("{id}@example.com")}).to_string())
+            .collect();
         let (body, count) = page(field, row, &wanted_rows);
         let (before, old) = peak_of(|| {
             if source == "admin" {
