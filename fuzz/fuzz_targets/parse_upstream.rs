@@ -16,20 +16,43 @@ fn is_json_modulo_utf8(body: &[u8]) -> bool {
     serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(body)).is_ok()
 }
 
+/// The ids asked for: short, so the fuzzer finds them in rows.
+fn chunk() -> Vec<String> {
+    ["a", "b", "c"].map(String::from).to_vec()
+}
+
+/// What a parser kept obeys the filter's rule: only requested ids, a non-blank email, each id
+/// once; `listed` holds requested ids only, each once, and every kept id.
+fn check_kept(kept: &identity_accessor::upstream::Kept, chunk: &[String]) {
+    let mut ids = std::collections::HashSet::new();
+    for (id, email) in &kept.found {
+        assert!(chunk.contains(id), "{id:?} not asked for");
+        assert!(!email.trim().is_empty());
+        assert!(ids.insert(id.as_str()), "{id:?} kept twice");
+        assert!(kept.listed.contains(id));
+    }
+    let listed: std::collections::HashSet<&String> = kept.listed.iter().collect();
+    assert_eq!(listed.len(), kept.listed.len(), "an id listed twice");
+    assert!(kept.listed.iter().all(|id| chunk.contains(id)));
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((selector, rest)) = data.split_first() else {
         return;
     };
     match selector % 4 {
         0 => {
-            if let Some((pairs, _next)) = admin::parse_page(rest) {
+            let chunk = chunk();
+            if let Some((kept, _next)) = admin::parse_page(rest, &chunk) {
                 assert!(is_json_modulo_utf8(rest));
-                let _ = pairs.len();
+                check_kept(&kept, &chunk);
             }
         }
         1 => {
-            if confluence::parse_bulk(rest).is_some() {
+            let chunk = chunk();
+            if let Some((kept, _next)) = confluence::parse_bulk(rest, &chunk) {
                 assert!(is_json_modulo_utf8(rest));
+                check_kept(&kept, &chunk);
             }
         }
         2 => {

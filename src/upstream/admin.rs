@@ -14,12 +14,12 @@
 //!
 //! No `claimStatus` is sent: the answer may then hold unmanaged accounts as well, usually
 //! without an email. A row without a non-empty email resolves nothing, so the next source is
-//! still asked for that id. Each page is filtered as it arrives: only the
-//! requested ids' emails are kept, never the raw page.
+//! still asked for that id. Each page is filtered row by row while it is parsed: only the
+//! requested ids' emails are kept, never the page's rows.
 
 use serde::Deserialize;
 
-use super::{json_headers, keep_requested, retry, CallContext, RawPair, SourceKind, UpstreamError};
+use super::{json_headers, page, retry, CallContext, Kept, SourceKind, UpstreamError};
 use crate::auth::Secret;
 use crate::platform::{Method, OutboundRequest, OutboundResponse, TransportError};
 
@@ -41,24 +41,9 @@ pub struct AdminSource {
 }
 
 #[derive(Deserialize)]
-struct Page {
-    data: Vec<User>,
-    #[serde(default)]
-    links: Option<Links>,
-}
-
-#[derive(Deserialize)]
 struct Links {
     #[serde(default)]
     next: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct User {
-    #[serde(rename = "accountId", default)]
-    account_id: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
 }
 
 /// The cursor in a `links.next` value: the value itself, or its `cursor` query parameter when
@@ -82,18 +67,14 @@ fn cursor_of(next: &str) -> Option<String> {
     Some(next.to_string())
 }
 
-/// Parses one page of the admin search: its `(accountId, email)` pairs and the next cursor.
-/// `None` when the body is not a page (the retry policy treats that as a transient fault).
-pub fn parse_page(body: &[u8]) -> Option<(Vec<RawPair>, Option<String>)> {
-    let page: Page = serde_json::from_slice(body).ok()?;
-    let next = page.links.and_then(|l| l.next).and_then(|n| cursor_of(&n));
-    Some((
-        page.data
-            .into_iter()
-            .map(|u| (u.account_id, u.email))
-            .collect(),
-        next,
-    ))
+/// Parses one page of the admin search: what it holds for the ids of `chunk` (their
+/// `(accountId, email)` pairs with a non-blank email, first occurrence of each), and the next
+/// cursor. The page's rows are filtered as they are read, never collected. `None` when the
+/// body is not a page (the retry policy treats that as a transient fault).
+pub fn parse_page(body: &[u8], chunk: &[String]) -> Option<(Kept, Option<String>)> {
+    let (kept, links) = page::parse::<Links>(body, chunk, "Page", &["data", "links"])?;
+    let next = links.and_then(|l| l.next).and_then(|n| cursor_of(&n));
+    Some((kept, next))
 }
 
 impl AdminSource {
@@ -146,10 +127,10 @@ impl AdminSource {
                 ctx,
                 SourceKind::Admin,
                 || self.request(chunk, cursors.last().map(String::as_str)),
-                |response: &OutboundResponse| parse_page(&response.body),
+                |response: &OutboundResponse| parse_page(&response.body, chunk),
             )
             .await?;
-            for (id, email) in keep_requested(chunk, users) {
+            for (id, email) in users.found {
                 if !found.iter().any(|(seen, _)| *seen == id) {
                     found.push((id, email));
                 }

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::{json_headers, keep_requested, retry, CallContext, RawPair, SourceKind, UpstreamError};
+use super::{json_headers, page, retry, CallContext, Kept, SourceKind, UpstreamError};
 use crate::auth::Secret;
 use crate::platform::{Method, OutboundRequest, OutboundResponse, TransportError};
 
@@ -52,38 +52,18 @@ pub struct ConfluenceSource {
 }
 
 #[derive(Deserialize)]
-struct Bulk {
-    results: Vec<User>,
-    #[serde(rename = "_links", default)]
-    links: Option<Links>,
-}
-
-#[derive(Deserialize)]
 struct Links {
     #[serde(default)]
     next: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(Deserialize)]
-struct User {
-    #[serde(rename = "accountId", default)]
-    account_id: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-}
-
-/// Parses a `users-bulk` answer body into `(accountId, email)` pairs and whether it carries
-/// `_links.next` (any non-null value); `None` when it is not an answer.
-pub fn parse_bulk(body: &[u8]) -> Option<(Vec<RawPair>, bool)> {
-    let bulk: Bulk = serde_json::from_slice(body).ok()?;
-    let next = bulk.links.is_some_and(|l| l.next.is_some());
-    Some((
-        bulk.results
-            .into_iter()
-            .map(|u| (u.account_id, u.email))
-            .collect(),
-        next,
-    ))
+/// Parses a `users-bulk` answer body for the ids of `chunk`: what it holds for them (the kept
+/// pairs, and which of them it listed at all) and whether it carries `_links.next` (any
+/// non-null value). The rows are filtered as they are read, never collected. `None` when it is
+/// not an answer.
+pub fn parse_bulk(body: &[u8], chunk: &[String]) -> Option<(Kept, bool)> {
+    let (kept, links) = page::parse::<Links>(body, chunk, "Bulk", &["results", "_links"])?;
+    Some((kept, links.is_some_and(|l| l.next.is_some())))
 }
 
 /// Whether a `Link` header value (RFC 8288) holds a link with relation type `next`.
@@ -103,24 +83,20 @@ pub fn link_has_next(value: &str) -> bool {
     })
 }
 
-/// One answer: the ids it listed (whatever their email), the kept `(id, email)` pairs, and
-/// whether it pointed at a next page.
+/// One answer: what it holds for the ids asked, and whether it pointed at a next page.
 struct Answer {
-    listed: Vec<String>,
-    found: Vec<(String, String)>,
+    kept: Kept,
     next: bool,
 }
 
 fn read_answer(chunk: &[String], response: &OutboundResponse) -> Option<Answer> {
-    let (pairs, body_next) = parse_bulk(&response.body)?;
+    let (kept, body_next) = parse_bulk(&response.body, chunk)?;
     let header_next = response
         .headers
         .iter()
         .any(|(name, value)| name.eq_ignore_ascii_case("link") && link_has_next(value));
-    let listed = pairs.iter().filter_map(|(id, _)| id.clone()).collect();
     Some(Answer {
-        listed,
-        found: keep_requested(chunk, pairs),
+        kept,
         next: body_next || header_next,
     })
 }
@@ -189,11 +165,11 @@ impl ConfluenceSource {
                 |response: &OutboundResponse| read_answer(&pending, response),
             )
             .await?;
-            found.extend(answer.found);
+            found.extend(answer.kept.found);
             if !answer.next {
                 return Ok(found);
             }
-            let listed: HashSet<&str> = answer.listed.iter().map(String::as_str).collect();
+            let listed: HashSet<&str> = answer.kept.listed.iter().map(String::as_str).collect();
             let rest: Vec<String> = pending
                 .iter()
                 .filter(|id| !listed.contains(id.as_str()))

@@ -5,20 +5,22 @@
 //! - [`retry`]: the written retry policy every call goes through.
 //!
 //! An email is only ever attached to the id Atlassian returned it for: sources match by
-//! `accountId`, never by position, and drop ids they were not asked for and empty emails.
+//! `accountId`, never by position, and drop ids they were not asked for and empty emails,
+//! row by row as a page is read (`page.rs`): a page costs memory for the chunk, not its rows.
 
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::platform::{OutboundResponse, Runtime, Transport, TransportError};
 
 pub mod admin;
 pub mod confluence;
+mod page;
 pub mod retry;
 
 pub use admin::AdminSource;
 pub use confluence::{ConfluenceAuth, ConfluenceSource};
+pub use page::Kept;
 
 /// Which email source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -165,30 +167,6 @@ impl CallContext<'_> {
     }
 }
 
-/// `(accountId, email)` as an upstream answer gives them, either possibly absent.
-pub type RawPair = (Option<String>, Option<String>);
-
-/// Keeps the pairs whose id was asked for in `chunk` and whose email is not blank, first
-/// occurrence of each id only.
-pub(crate) fn keep_requested(
-    chunk: &[String],
-    pairs: impl IntoIterator<Item = RawPair>,
-) -> Vec<(String, String)> {
-    let wanted: HashSet<&str> = chunk.iter().map(String::as_str).collect();
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (id, email) in pairs {
-        let (Some(id), Some(email)) = (id, email) else {
-            continue;
-        };
-        if email.trim().is_empty() || !wanted.contains(id.as_str()) || !seen.insert(id.clone()) {
-            continue;
-        }
-        out.push((id, email));
-    }
-    out
-}
-
 /// Common headers of every upstream call.
 pub(crate) fn json_headers(authorization: String) -> Vec<(String, String)> {
     vec![
@@ -200,31 +178,4 @@ pub(crate) fn json_headers(authorization: String) -> Vec<(String, String)> {
             format!("identity-accessor/{}", crate::VERSION),
         ),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(v: &str) -> Option<String> {
-        Some(v.to_string())
-    }
-
-    #[test]
-    fn keeps_only_requested_non_empty_first_seen() {
-        let chunk = vec!["a".to_string(), "b".to_string(), "c".to_string()];
-        let pairs = vec![
-            (s("a"), s("a@x.com")),
-            (s("zz"), s("intruder@x.com")),
-            (s("b"), s("")),
-            (s("c"), s("  ")),
-            (s("a"), s("second@x.com")),
-            (None, s("orphan@x.com")),
-            (s("c"), None),
-        ];
-        assert_eq!(
-            keep_requested(&chunk, pairs),
-            vec![("a".into(), "a@x.com".into())]
-        );
-    }
 }

@@ -12,6 +12,9 @@
 //! - `bench load --connections 64 --duration 60s` — a bounded load generator with mixed valid,
 //!   invalid and unauthorized requests; every answer is checked; writes `target/bench/load.json`
 //!   and exits non-zero on a wrong answer or an error.
+//! - `bench parse-memory` — the peak heap of parsing a 2 MiB upstream page (the largest the
+//!   component reads), natively with a counting allocator, against the collect-then-filter
+//!   code it replaced; writes `target/bench/parse-memory.json`. The suite includes it.
 //! - `bench sizes` — the `.wasm` size for each release-profile setting; writes
 //!   `target/bench/sizes.json`, which the suite then includes.
 //!
@@ -20,6 +23,7 @@
 mod client;
 mod env;
 mod load;
+mod parse_memory;
 mod sizes;
 mod stats;
 mod suite;
@@ -29,6 +33,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
+
+/// Counts heap bytes only while `parse-memory` measures.
+#[global_allocator]
+static ALLOCATOR: parse_memory::Counting = parse_memory::Counting;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,7 +55,8 @@ struct Cli {
     /// Seconds per throughput measurement.
     #[arg(long)]
     window: Option<f64>,
-    /// Only these cases: bulk, naive, throughput, instantiation, cold, connections (repeatable).
+    /// Only these cases: bulk, naive, throughput, instantiation, cold, connections, parse-memory
+    /// (repeatable).
     #[arg(long)]
     only: Vec<String>,
     /// The component to serve (default: IDENTITY_ACCESSOR_WASM, else built into target/bench-wasm).
@@ -71,6 +80,8 @@ enum Command {
     },
     /// Builds the component with each release-profile variant and records the sizes.
     Sizes,
+    /// Peak heap of parsing a 2 MiB upstream page, filtered while parsing vs. collected.
+    ParseMemory,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -97,6 +108,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Sizes) => tokio::task::spawn_blocking(sizes::run).await?,
+        Some(Command::ParseMemory) => parse_memory::run(),
         Some(Command::Load {
             connections,
             duration,

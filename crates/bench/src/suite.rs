@@ -35,7 +35,8 @@ pub struct Opts {
     pub runs: usize,
     /// Seconds per throughput measurement.
     pub window: f64,
-    /// Cases to run (empty: all): bulk, naive, throughput, instantiation, cold, connections.
+    /// Cases to run (empty: all): bulk, naive, throughput, instantiation, cold, connections,
+    /// size, parse-memory.
     pub only: Vec<String>,
     /// The component to serve (else `IDENTITY_ACCESSOR_WASM`, else built).
     pub wasm: Option<PathBuf>,
@@ -49,6 +50,12 @@ impl Opts {
 
 /// Runs the suite, prints the tables and writes `target/bench/results.json`.
 pub async fn run(opts: Opts) -> Result<()> {
+    // Native and allocator-counted: first, while nothing else in this process allocates.
+    let parse_memory = if opts.wants("parse-memory") {
+        Some(crate::parse_memory::measure()?)
+    } else {
+        None
+    };
     let wasm = env::component(opts.wasm.as_deref())?;
     let wasm_size = std::fs::metadata(&wasm)
         .with_context(|| format!("no component at {}", wasm.display()))?
@@ -64,6 +71,10 @@ pub async fn run(opts: Opts) -> Result<()> {
                    "admin_batch": ADMIN_BATCH, "confluence_batch": CONFLUENCE_BATCH,
                    "directory": format!("Directory::generated({DIRECTORY_SIZE})")},
     });
+
+    if let Some(rows) = parse_memory {
+        report["parse_memory"] = rows;
+    }
 
     let directory = Directory::generated(DIRECTORY_SIZE);
     let truth = Truth::new(&directory);
