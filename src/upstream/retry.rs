@@ -589,32 +589,11 @@ mod tests {
         assert!(rt.slept.borrow().is_empty());
     }
 
-    /// `X-RateLimit-Reset` for `secs` seconds after the fake clock's Unix time.
+    /// `X-RateLimit-Reset` for `secs` seconds after the fake clock's Unix time, in the
+    /// ISO 8601 form the request log also writes.
     fn reset_in(secs: u64) -> String {
         let rt = FakeRuntime::new();
-        let at = std::time::UNIX_EPOCH + rt.unix_time() + Duration::from_secs(secs);
-        iso_utc(at)
-    }
-
-    fn iso_utc(t: std::time::SystemTime) -> String {
-        // civil_from_days (Howard Hinnant), UTC: the inverse of what the parser does.
-        let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
+        crate::log::rfc3339(rt.unix_time() + Duration::from_secs(secs))
     }
 
     #[test]
