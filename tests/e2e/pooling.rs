@@ -6,8 +6,6 @@
 //! the TCP connections it accepts. (How long a reused call takes is measured by
 //! `cargo run -p bench`, which reports it; timings are not asserted here.)
 
-use std::time::Duration;
-
 use anyhow::{ensure, Result};
 use fake_atlassian::{Directory, Endpoint};
 use serde_json::{json, Value};
@@ -68,15 +66,7 @@ async fn without_pooling_every_upstream_call_opens_a_connection() -> Result<()> 
             ..devhost::UpOptions::default()
         })
         .await?;
-    let env = Env {
-        fake,
-        server,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()?,
-        directory,
-        never_logged: Vec::new(),
-    };
+    let env = Env::assemble(fake, server, directory)?;
     let calls = sequential_lookups(&env, Sources::Admin).await?;
     let connections = env.fake.connections_accepted();
     ensure!(

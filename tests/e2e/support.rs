@@ -170,6 +170,16 @@ impl Env {
     ) -> Result<Env> {
         let fake = fake(directory.clone()).await?;
         let server = serve(with(source_vars(&fake, sources), extra)).await?;
+        Env::assemble(fake, server, directory)
+    }
+
+    /// An environment around a fake and a server the caller started (e.g. with other
+    /// [`devhost::UpOptions`]), with the test client.
+    pub fn assemble(
+        fake: FakeAtlassian,
+        server: devhost::Server,
+        directory: Directory,
+    ) -> Result<Env> {
         Ok(Env {
             fake,
             server,
