@@ -377,46 +377,45 @@ fn scheme_host(url: &str) -> Option<(&str, String, bool)> {
 /// sent there, so it must be Atlassian's API host, `https://api.atlassian.com` — or, only when
 /// `allow_loopback` (the test-only `allow_loopback_http`), plain `http://` to a loopback host.
 pub fn check_api_url(value: &str, allow_loopback: bool) -> Result<String, &'static str> {
-    let url = parse_base_url(value).map_err(|_| NOT_ATLASSIAN_API)?;
-    let (scheme, host, other_port) = scheme_host(&url).ok_or(NOT_ATLASSIAN_API)?;
-    if is_loopback(&host) {
-        return if allow_loopback {
-            Ok(url)
-        } else {
-            Err(NOT_ATLASSIAN_API)
-        };
-    }
-    if scheme == "https" && host == ATLASSIAN_API_HOST && !other_port {
-        return Ok(format!("https://{ATLASSIAN_API_HOST}"));
-    }
-    Err(NOT_ATLASSIAN_API)
+    check_atlassian_url(value, allow_loopback, NOT_ATLASSIAN_API, |host| {
+        host == ATLASSIAN_API_HOST
+    })
 }
 
 /// Checks `confluence_url`: an email and API token are sent there, so it must be an Atlassian
 /// Cloud site, `https://SITE.atlassian.net` (one DNS label before the domain) — or, only when
 /// `allow_loopback`, plain `http://` to a loopback host.
 pub fn check_site_url(value: &str, allow_loopback: bool) -> Result<String, &'static str> {
-    let url = parse_base_url(value).map_err(|_| NOT_ATLASSIAN_SITE)?;
-    let (scheme, host, other_port) = scheme_host(&url).ok_or(NOT_ATLASSIAN_SITE)?;
+    check_atlassian_url(value, allow_loopback, NOT_ATLASSIAN_SITE, |host| {
+        let site = host.strip_suffix(ATLASSIAN_SITE_DOMAIN).unwrap_or_default();
+        !site.is_empty()
+            && site.len() <= 63
+            && !site.starts_with('-')
+            && !site.ends_with('-')
+            && site
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
+}
+
+/// The rule both URL checks share: a base URL whose host `is_atlassian` accepts, over https on
+/// the default port (returned as `https://host`); a loopback host only when `allow_loopback`
+/// (kept as given, `http://` included). Anything else is `why`.
+fn check_atlassian_url(
+    value: &str,
+    allow_loopback: bool,
+    why: &'static str,
+    is_atlassian: impl Fn(&str) -> bool,
+) -> Result<String, &'static str> {
+    let url = parse_base_url(value).map_err(|_| why)?;
+    let (scheme, host, other_port) = scheme_host(&url).ok_or(why)?;
     if is_loopback(&host) {
-        return if allow_loopback {
-            Ok(url)
-        } else {
-            Err(NOT_ATLASSIAN_SITE)
-        };
+        return if allow_loopback { Ok(url) } else { Err(why) };
     }
-    let site = host.strip_suffix(ATLASSIAN_SITE_DOMAIN).unwrap_or_default();
-    let label_ok = !site.is_empty()
-        && site.len() <= 63
-        && !site.starts_with('-')
-        && !site.ends_with('-')
-        && site
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if scheme == "https" && label_ok && !other_port {
+    if scheme == "https" && !other_port && is_atlassian(&host) {
         return Ok(format!("https://{host}"));
     }
-    Err(NOT_ATLASSIAN_SITE)
+    Err(why)
 }
 
 /// The host part of `host[:port]` or `[v6][:port]`, checking the port.
