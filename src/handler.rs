@@ -218,8 +218,9 @@ pub async fn handle<B: Body>(
         "/admin/favicon.svg" if log.method == "GET" => Ok(admin::icon()),
         "/admin/status" if log.method == "GET" => {
             match authenticate(&request, platform, &mut log) {
-                Ok(keys) => {
-                    admin::status(keys, presented_key(&request.headers), platform, &stats).await
+                Ok((keys, position)) => {
+                    let presented = presented_key(&request.headers);
+                    admin::status(keys, position, presented, platform, &stats).await
                 }
                 Err(e) => Err(e),
             }
@@ -253,18 +254,19 @@ pub async fn handle<B: Body>(
 }
 
 /// Steps 1 and 2: reads `api_key` alone and checks the one presented key against it. On
-/// success, notes in the log which accepted key it was (its position, never its fingerprint).
+/// success, notes in the log which accepted key it was (its position, never its fingerprint)
+/// and returns the keys with that position.
 fn authenticate<B>(
     request: &Request<B>,
     platform: &Platform<'_>,
     log: &mut RequestLog,
-) -> Result<ApiKeys, ApiError> {
+) -> Result<(ApiKeys, usize), ApiError> {
     let keys = Config::load_keys(platform.variables).map_err(|e| not_configured(&e))?;
     let position = keys
         .position(presented_key(&request.headers))
         .ok_or(ApiError::Unauthorized)?;
     log.key = Some(position);
-    Ok(keys)
+    Ok((keys, position))
 }
 
 fn not_configured(e: &ConfigError) -> ApiError {
@@ -302,7 +304,7 @@ async fn lookup<B: Body>(
     log: &mut RequestLog,
     stats: &Stats,
 ) -> Result<Response, ApiError> {
-    let keys = authenticate(&request, platform, log)?;
+    let (keys, _) = authenticate(&request, platform, log)?;
     let config =
         Config::load_with_keys(platform.variables, keys).map_err(|e| not_configured(&e))?;
     // The deadline counts from the request's arrival and covers reading the body.

@@ -165,16 +165,15 @@ async fn check(source: &Source, ctx: &CallContext<'_>, timeout: Duration) -> Che
 }
 
 /// `GET /admin/status`, once the handler checked the presented key (the one `X-Api-Key`
-/// value) against `keys`, which it read alone, before any other variable.
+/// value) against `keys`, which it read alone, before any other variable: `position` is the
+/// accepted key it matched.
 pub async fn status(
     keys: ApiKeys,
+    position: usize,
     presented_key: &[u8],
     platform: &Platform<'_>,
     stats: &Stats,
 ) -> Result<Response, ApiError> {
-    let Some(position) = keys.position(presented_key) else {
-        return Err(ApiError::Unauthorized);
-    };
     let count = keys.len();
     let loaded = Config::load_with_keys(platform.variables, keys);
 
@@ -276,7 +275,10 @@ mod tests {
             let keys = Config::load_keys(v).map_err(|e| ApiError::NotConfigured {
                 variables: e.variables(),
             })?;
-            status(keys, key.as_bytes(), &platform, &stats).await
+            let position = keys
+                .position(key.as_bytes())
+                .ok_or(ApiError::Unauthorized)?;
+            status(keys, position, key.as_bytes(), &platform, &stats).await
         });
         (result, transport)
     }
