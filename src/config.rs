@@ -733,8 +733,9 @@ impl Reader<'_> {
 /// without a secret read (a Vault round trip and audit entry each).
 struct AssumeSecrets<'a>(&'a dyn Variables);
 
-/// A stand-in for `api_key` that passes its rules; never compared with anything.
-const ASSUMED_API_KEY: &str = "0123456789abcdef0123456789abcdef";
+/// A stand-in for `api_key` that passes its rules (`openssl rand -hex 16`); never compared with
+/// anything.
+const ASSUMED_API_KEY: &str = "8f3da11d0b1b3305ad39c9fb22fb97e2";
 
 impl Variables for AssumeSecrets<'_> {
     fn get(&self, name: &str) -> Result<Option<String>, crate::platform::VariableError> {

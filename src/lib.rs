@@ -24,6 +24,7 @@ pub mod log;
 pub mod platform;
 pub mod request;
 pub mod resolve;
+pub mod strength;
 pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]
