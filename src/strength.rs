@@ -31,10 +31,10 @@
 //! Mac keypad. Both only lower the estimate of keys that hold them; a key for this component is
 //! meant to be random.
 //!
-//! Only the first [`MAX_ESTIMATED_LEN`] bytes are estimated: the work stays bounded, and a key
-//! whose first 64 characters are weak is weak.
-
-use std::collections::BTreeMap;
+//! Only the first [`MAX_ESTIMATED_LEN`] (40) bytes are estimated, so the work per key stays
+//! bounded (0.1-0.3 ms in a fresh instance, measured: BENCHMARKS.md): a key whose first 40
+//! characters are guessable is refused whatever follows, and 40 random characters are far past
+//! the threshold.
 
 use fst::raw::{Fst, Output};
 
@@ -43,7 +43,7 @@ use fst::raw::{Fst, Output};
 static WORDS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/words.fst"));
 
 /// Only this many leading bytes of a key are estimated.
-pub const MAX_ESTIMATED_LEN: usize = 64;
+pub const MAX_ESTIMATED_LEN: usize = 40;
 /// The year that recent years are measured from (zxcvbn uses the current year; a fixed one
 /// keeps the estimate a pure function of the key).
 pub const REFERENCE_YEAR: i32 = 2026;
@@ -87,7 +87,7 @@ pub struct Estimate {
     pub parts: Vec<(Pattern, std::ops::Range<usize>)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Match {
     i: usize,
     j: usize,
@@ -121,11 +121,17 @@ fn n_choose_k(n: usize, k: usize) -> f64 {
     (1..=k).fold(1.0, |acc, i| acc * (n + 1 - i) as f64 / i as f64)
 }
 
-fn factorial(n: usize) -> f64 {
-    (2..=n).fold(1.0, |acc, i| acc * i as f64)
+/// The best sequence of `l` parts covering a prefix: its total guesses `g`, the product of its
+/// parts' guesses `pi`, and its last part.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    g: f64,
+    pi: f64,
+    last: Match,
 }
 
-/// The segmentation of `pw` needing the fewest guesses, and that number.
+/// The segmentation of `pw` needing the fewest guesses, and that number (zxcvbn's
+/// `most_guessable_match_sequence`, with dense tables: `pw` is at most 64 bytes).
 fn most_guessable(pw: &[u8], words: &Fst<&[u8]>) -> (f64, Vec<Match>) {
     let n = pw.len();
     if n == 0 {
@@ -138,33 +144,50 @@ fn most_guessable(pw: &[u8], words: &Fst<&[u8]>) -> (f64, Vec<Match>) {
     for list in &mut by_end {
         list.sort_by_key(|m| m.i);
     }
-    // best[k][l]: the best sequence of l parts covering pw[..=k]: (total guesses g, product of
-    // the parts' guesses pi, its last part).
-    let mut best: Vec<BTreeMap<usize, (f64, f64, Match)>> = vec![BTreeMap::new(); n];
-    let estimate = |m: &Match| -> f64 {
+    // Sequences of l parts cost l! times the product, plus 10000^(l-1); a brute-forced
+    // stretch of length len costs 10^len.
+    let mut factorial = vec![1.0f64; n + 2];
+    let mut additive = vec![0.0f64; n + 2];
+    let mut power = vec![1.0f64; n + 2];
+    for l in 1..n + 2 {
+        factorial[l] = factorial[l - 1] * l as f64;
+        additive[l] = MIN_GUESSES_BEFORE_GROWING_SEQUENCE.powi(l as i32 - 1);
+        power[l] = power[l - 1] * BRUTEFORCE_CARDINALITY;
+    }
+    // best[k]: for each number of parts l, the best sequence of l parts covering pw[..=k].
+    let mut best: Vec<Vec<(usize, Step)>> = vec![Vec::new(); n];
+    let find = |list: &[(usize, Step)], l: usize| -> Step {
+        list.iter()
+            .find(|(at, _)| *at == l)
+            .expect("a sequence of l - 1 parts ends where the next part starts")
+            .1
+    };
+    let floor = |m: &Match| -> f64 {
         let len = m.j + 1 - m.i;
-        let floor = if len == n {
+        if len == n {
             1.0
         } else if len == 1 {
             MIN_SUBMATCH_GUESSES_SINGLE_CHAR
         } else {
             MIN_SUBMATCH_GUESSES_MULTI_CHAR
-        };
-        m.guesses.max(floor)
-    };
-    let update = |best: &mut Vec<BTreeMap<usize, (f64, f64, Match)>>, m: &Match, l: usize| {
-        let mut pi = estimate(m);
-        if l > 1 {
-            pi *= best[m.i - 1][&(l - 1)].1;
         }
-        let g = factorial(l) * pi + MIN_GUESSES_BEFORE_GROWING_SEQUENCE.powi(l as i32 - 1);
-        if best[m.j]
+    };
+    // Appends m to the best sequence of l - 1 parts before it (whose product is before).
+    let update = |best: &mut [Vec<(usize, Step)>], m: Match, l: usize, before: f64| {
+        let pi = m.guesses.max(floor(&m)) * before;
+        let g = factorial[l] * pi + additive[l];
+        let here = &mut best[m.j];
+        if here
             .iter()
-            .any(|(&other_l, &(other_g, _, _))| other_l <= l && other_g <= g)
+            .any(|(other_l, other)| *other_l <= l && other.g <= g)
         {
             return;
         }
-        best[m.j].insert(l, (g, pi, m.clone()));
+        let step = Step { g, pi, last: m };
+        match here.iter_mut().find(|(at, _)| *at == l) {
+            Some(slot) => slot.1 = step,
+            None => here.push((l, step)),
+        }
     };
     let bruteforce = |i: usize, j: usize| {
         let len = j + 1 - i;
@@ -172,43 +195,48 @@ fn most_guessable(pw: &[u8], words: &Fst<&[u8]>) -> (f64, Vec<Match>) {
         Match {
             i,
             j,
-            guesses: BRUTEFORCE_CARDINALITY.powi(len as i32).max(floor),
+            guesses: power[len].max(floor),
             pattern: Pattern::Bruteforce,
         }
     };
+    let mut before: Vec<(usize, f64)> = Vec::with_capacity(n + 1);
     for k in 0..n {
-        for m in &by_end[k] {
+        for &m in &by_end[k] {
             if m.i > 0 {
-                let lengths: Vec<usize> = best[m.i - 1].keys().copied().collect();
-                for l in lengths {
-                    update(&mut best, m, l + 1);
+                before.clear();
+                before.extend(best[m.i - 1].iter().map(|(l, step)| (*l, step.pi)));
+                for &(l, pi) in &before {
+                    update(&mut best, m, l + 1, pi);
                 }
             } else {
-                update(&mut best, m, 1);
+                update(&mut best, m, 1, 1.0);
             }
         }
-        update(&mut best, &bruteforce(0, k), 1);
+        update(&mut best, bruteforce(0, k), 1, 1.0);
         for i in 1..=k {
             let m = bruteforce(i, k);
-            let lengths: Vec<usize> = best[i - 1]
-                .iter()
-                .filter(|(_, (_, _, last))| last.pattern != Pattern::Bruteforce)
-                .map(|(&l, _)| l)
-                .collect();
-            for l in lengths {
-                update(&mut best, &m, l + 1);
+            before.clear();
+            before.extend(
+                best[i - 1]
+                    .iter()
+                    .filter(|(_, step)| step.last.pattern != Pattern::Bruteforce)
+                    .map(|(l, step)| (*l, step.pi)),
+            );
+            for &(l, pi) in &before {
+                update(&mut best, m, l + 1, pi);
             }
         }
     }
-    let (&l, &(guesses, _, _)) = best[n - 1]
+    let (mut l, guesses) = best[n - 1]
         .iter()
-        .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+        .map(|(l, step)| (*l, step.g))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
         .expect("the whole key brute-forced is always a candidate");
     let mut parts = Vec::with_capacity(l);
-    let (mut k, mut l) = (n as isize - 1, l);
-    while k >= 0 && l > 0 {
-        let m = best[k as usize][&l].2.clone();
-        k = m.i as isize - 1;
+    let mut k = n;
+    while k > 0 && l > 0 {
+        let m = find(&best[k - 1], l).last;
+        k = m.i;
         l -= 1;
         parts.push(m);
     }
@@ -363,12 +391,16 @@ fn dictionary_matches(pw: &[u8], words: &Fst<&[u8]>, matches: &mut Vec<Match>) {
 
 /// A keyboard: rows of keys (each `chars_per_key` characters: unshifted, then shifted), each
 /// row starting `offsets[row]` keys to the right, and whether rows are slanted (a typewriter
-/// keyboard: 6 neighbours) or aligned (a keypad: 8).
+/// keyboard: 6 neighbours) or aligned (a keypad: 8); and zxcvbn's starting positions
+/// (characters on the board) and average degree (neighbours per character, rounded down as the
+/// `zxcvbn` crate does), which follow from the layout (checked by a test).
 struct Keyboard {
     rows: &'static [&'static str],
     offsets: &'static [usize],
     chars_per_key: usize,
     slanted: bool,
+    starts: f64,
+    degree: f64,
 }
 
 /// zxcvbn's layouts.
@@ -382,6 +414,8 @@ static QWERTY: Keyboard = Keyboard {
     offsets: &[0, 1, 1, 1],
     chars_per_key: 2,
     slanted: true,
+    starts: 94.0,
+    degree: 4.0,
 };
 static DVORAK: Keyboard = Keyboard {
     rows: &[
@@ -393,12 +427,16 @@ static DVORAK: Keyboard = Keyboard {
     offsets: &[0, 1, 1, 1],
     chars_per_key: 2,
     slanted: true,
+    starts: 94.0,
+    degree: 4.0,
 };
 static KEYPAD: Keyboard = Keyboard {
     rows: &["/*-", "789+", "456", "123", "0."],
     offsets: &[1, 0, 0, 0, 1],
     chars_per_key: 1,
     slanted: false,
+    starts: 15.0,
+    degree: 5.0,
 };
 
 /// Neighbour directions, in zxcvbn's order (the index is the direction a turn changes).
@@ -455,8 +493,8 @@ impl Keyboard {
             })
     }
 
-    /// zxcvbn's starting positions (characters on the board) and average degree (neighbours
-    /// per character, rounded down as the `zxcvbn` crate does).
+    /// The starting positions and average degree, from the layout.
+    #[cfg(test)]
     fn shape(&self) -> (f64, f64) {
         let mut chars = 0usize;
         let mut neighbours = 0usize;
@@ -478,7 +516,7 @@ impl Keyboard {
 
 fn spatial_matches(pw: &[u8], keyboard: &Keyboard, matches: &mut Vec<Match>) {
     let n = pw.len();
-    let (starts, degree) = keyboard.shape();
+    let (starts, degree) = (keyboard.starts, keyboard.degree);
     let mut i = 0;
     while i + 1 < n {
         let mut j = i + 1;
@@ -715,6 +753,13 @@ mod tests {
     }
 
     #[test]
+    fn keyboard_shapes_follow_from_their_layouts() {
+        for keyboard in [&QWERTY, &DVORAK, &KEYPAD] {
+            assert_eq!(keyboard.shape(), (keyboard.starts, keyboard.degree));
+        }
+    }
+
+    #[test]
     fn capitals_and_substitutions_cost_guesses() {
         let plain = guesses_log10("password");
         assert!(guesses_log10("Password") > plain);
@@ -723,7 +768,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_64_bytes_are_estimated() {
+    fn only_the_first_40_bytes_are_estimated() {
         let head = "Zr7Lm2Nv8Bt4WyXk3_pQ9-aB".repeat(3)[..MAX_ESTIMATED_LEN].to_string();
         let long = format!("{head}{}", "x".repeat(10_000));
         assert_eq!(estimate(&long), estimate(&head));

@@ -55,7 +55,8 @@ struct Cli {
     /// Seconds per throughput measurement.
     #[arg(long)]
     window: Option<f64>,
-    /// Only these cases: bulk, naive, throughput, instantiation, cold, connections, parse-memory
+    /// Only these cases: bulk, naive, throughput, instantiation, key-check, cold, connections,
+    /// parse-memory
     /// (repeatable).
     #[arg(long)]
     only: Vec<String>,

@@ -35,8 +35,8 @@ pub struct Opts {
     pub runs: usize,
     /// Seconds per throughput measurement.
     pub window: f64,
-    /// Cases to run (empty: all): bulk, naive, throughput, instantiation, cold, connections,
-    /// size, parse-memory.
+    /// Cases to run (empty: all): bulk, naive, throughput, instantiation, key-check, cold,
+    /// connections, size, parse-memory.
     pub only: Vec<String>,
     /// The component to serve (else `IDENTITY_ACCESSOR_WASM`, else built).
     pub wasm: Option<PathBuf>,
@@ -148,6 +148,9 @@ pub async fn run(opts: Opts) -> Result<()> {
     }
     if opts.wants("instantiation") {
         report["instantiation"] = instantiation(&ctx, opts.window).await?;
+    }
+    if opts.wants("key-check") {
+        report["key_check"] = key_check(&app, &fake, opts.window).await?;
     }
     if opts.wants("connections") {
         let lookups = if opts.quick { 40 } else { 400 };
@@ -516,6 +519,70 @@ async fn instantiation(ctx: &Ctx<'_>, window: f64) -> Result<Value> {
     }))
 }
 
+/// Case 4c: what checking `api_key` costs inside the component, in the fresh instance every
+/// request gets. The same empty lookup (no upstream call) against `api_key` holding the bench
+/// key plain (its strength is estimated on every request), its `sha256:` form (nothing to
+/// estimate), and 16 plain keys (the most `api_key` accepts), interleaved in 5 rounds; the
+/// differences of the p50s are the estimate's cost per request.
+async fn key_check(app: &Arc<devhost::App>, fake: &FakeAtlassian, window: f64) -> Result<Value> {
+    use sha2::{Digest, Sha256};
+    let hashed: String = Sha256::digest(KEY.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut rng = Rng::new(16);
+    let mut sixteen = vec![KEY.to_string()];
+    sixteen.extend((0..15).map(|_| format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())));
+    let configs = [
+        ("plain", KEY.to_string()),
+        ("sha256", format!("sha256:{hashed}")),
+        ("sixteen_plain", sixteen.join(",")),
+    ];
+    let mut servers = Vec::new();
+    for (name, api_key) in &configs {
+        let vars = env::chain_vars(fake, &[("api_key", api_key.clone())]);
+        let server = env::serve(app, vars, &format!("key-check-{name}")).await?;
+        env::wait_healthy(server.addr(), Duration::from_secs(10)).await?;
+        servers.push(server);
+    }
+    let empty = Arc::new(|_: &mut Rng| Req::post_json("/", Some(KEY), r#"{"accountIds":[]}"#))
+        as Arc<dyn Fn(&mut Rng) -> Req + Send + Sync>;
+    let rounds = 5;
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); configs.len()];
+    let mut errors = 0;
+    for _ in 0..rounds {
+        for (server, out) in servers.iter().zip(&mut samples) {
+            let l = closed_loop(
+                server.addr(),
+                1,
+                window / rounds as f64,
+                empty.clone(),
+                is_200,
+            )
+            .await?;
+            errors += l.errors;
+            out.extend(l.latencies);
+        }
+    }
+    for server in servers {
+        server.shutdown().await;
+    }
+    let p50: Vec<f64> = samples.iter().map(|s| summarize(s).p50).collect();
+    let mut rows = serde_json::Map::new();
+    for ((name, _), s) in configs.iter().zip(&samples) {
+        rows.insert(
+            name.to_string(),
+            json!({"requests": s.len(), "latency": summarize(s).json()}),
+        );
+    }
+    Ok(json!({
+        "window_s": window, "rounds": rounds, "errors": errors, "key_len": KEY.len(),
+        "configs": rows,
+        "plain_minus_sha256_p50_ms": r3(p50[0] - p50[1]),
+        "sixteen_plain_minus_sha256_p50_ms": r3(p50[2] - p50[1]),
+    }))
+}
+
 /// Case 5: upstream connection reuse. The same sequential one-id lookups (an unmanaged user:
 /// an admin call, then a Confluence call) at zero upstream latency, through a
 /// server that pools outbound connections (Spin's default) and one that opens a connection per
@@ -783,6 +850,13 @@ fn print_report(r: &Value) {
         println!("   Per request, no upstream call (p50): /health {} ms, empty lookup {} ms, fake round trip {} ms → instance + guest ≈ {} ms",
                  ms(f(&i["health"]["latency"]["p50_ms"])), ms(f(&i["empty_lookup"]["latency"]["p50_ms"])),
                  ms(f(&i["fake_round_trip"]["latency"]["p50_ms"])), ms(f(&i["per_request_cost_p50_ms"])));
+    }
+    let k = &r["key_check"];
+    if !k.is_null() {
+        println!("   Checking api_key per request (empty lookup p50): one plain key {} ms, its sha256: form {} ms, 16 plain keys {} ms → estimate ≈ {} ms for one key, {} ms for 16",
+                 ms(f(&k["configs"]["plain"]["latency"]["p50_ms"])), ms(f(&k["configs"]["sha256"]["latency"]["p50_ms"])),
+                 ms(f(&k["configs"]["sixteen_plain"]["latency"]["p50_ms"])), ms(f(&k["plain_minus_sha256_p50_ms"])),
+                 ms(f(&k["sixteen_plain_minus_sha256_p50_ms"])));
     }
     if let Some(rows) = r["connections"]["runs"].as_array() {
         println!(
