@@ -148,6 +148,14 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// `api_key`'s fixed reason when it is invalid (how to make a key), else `None`.
+    pub fn key_reason(&self) -> Option<&'static str> {
+        self.invalid
+            .iter()
+            .find(|(name, _)| *name == API_KEY)
+            .map(|(_, reason)| *reason)
+    }
+
     /// Every variable named, missing first, without repeats.
     pub fn variables(&self) -> Vec<&'static str> {
         let mut out: Vec<&'static str> = Vec::new();

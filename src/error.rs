@@ -79,6 +79,10 @@ pub enum ApiError {
     NotConfigured {
         /// Names of the variables to fix.
         variables: Vec<&'static str>,
+        /// When `api_key` itself is invalid: its fixed reason ("api_key <reason>"), which says
+        /// how to make a key. Shown to anyone: nothing works until it is fixed, and it holds no
+        /// value.
+        key_reason: Option<&'static str>,
     },
     /// 504: the request deadline passed.
     #[error("upstream timeout")]
@@ -209,10 +213,19 @@ impl ApiError {
             ApiError::UpstreamRateLimited { retry_after_secs } => format!(
                 "Atlassian is rate limiting this app; retry after {retry_after_secs} seconds."
             ),
-            ApiError::NotConfigured { variables } => format!(
-                "This app is not configured: set valid values for {}.",
-                variables.join(", ")
-            ),
+            ApiError::NotConfigured {
+                variables,
+                key_reason,
+            } => match key_reason {
+                Some(reason) => format!(
+                    "This app is not configured: set valid values for {}; api_key {reason}.",
+                    variables.join(", ")
+                ),
+                None => format!(
+                    "This app is not configured: set valid values for {}.",
+                    variables.join(", ")
+                ),
+            },
             ApiError::UpstreamTimeout => {
                 "Atlassian did not answer before the request deadline.".to_string()
             }
@@ -298,6 +311,7 @@ mod tests {
             },
             ApiError::NotConfigured {
                 variables: vec!["api_key"],
+                key_reason: None,
             },
             ApiError::UpstreamTimeout,
         ];
@@ -340,6 +354,25 @@ mod tests {
         }
         .to_response();
         assert_eq!(r.header("retry-after"), Some("12"));
+    }
+
+    #[test]
+    fn an_invalid_api_key_says_how_to_make_one() {
+        let e = ApiError::NotConfigured {
+            variables: vec!["api_key"],
+            key_reason: Some(crate::auth::HOW_TO_MAKE_A_KEY),
+        };
+        let message = e.message();
+        assert!(message.contains("api_key holds a plain key"), "{message}");
+        assert!(message.contains("openssl rand -hex 32"), "{message}");
+        let missing = ApiError::NotConfigured {
+            variables: vec!["api_key"],
+            key_reason: None,
+        };
+        assert_eq!(
+            missing.message(),
+            "This app is not configured: set valid values for api_key."
+        );
     }
 
     #[test]

@@ -272,6 +272,7 @@ fn authenticate<B>(
 fn not_configured(e: &ConfigError) -> ApiError {
     ApiError::NotConfigured {
         variables: e.variables(),
+        key_reason: e.key_reason(),
     }
 }
 

@@ -274,6 +274,7 @@ mod tests {
         let result = block_on(async {
             let keys = Config::load_keys(v).map_err(|e| ApiError::NotConfigured {
                 variables: e.variables(),
+                key_reason: e.key_reason(),
             })?;
             let position = keys
                 .position(key.as_bytes())
@@ -557,7 +558,7 @@ mod tests {
         for v in [vec![("atlassian_org_id", "o")], vec![("api_key", "short")]] {
             let (r, _) = run(&vars(&v), "short", |_| json(200, json!({})));
             match r.unwrap_err() {
-                ApiError::NotConfigured { variables } => {
+                ApiError::NotConfigured { variables, .. } => {
                     assert!(variables.contains(&"api_key"), "{variables:?}")
                 }
                 other => panic!("{other:?}"),

@@ -409,7 +409,10 @@ fn the_spec_names_every_error_the_component_can_answer() -> Result<()> {
         ApiError::UpstreamRateLimited {
             retry_after_secs: 1,
         },
-        ApiError::NotConfigured { variables: vec![] },
+        ApiError::NotConfigured {
+            variables: vec![],
+            key_reason: None,
+        },
         ApiError::UpstreamTimeout,
     ];
     for e in &errors {

@@ -206,7 +206,17 @@ async fn credentials_go_only_to_atlassian() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weak_key_is_refused_with_how_to_make_one() -> Result<()> {
-    for weak in ["a".repeat(32), "0123456789".repeat(4)] {
+    // The issue's three key-shaped guesses, one held out (see auth.rs), and shapes the old rule
+    // also refused.
+    for weak in [
+        "changeme-changeme-2024".to_string(),
+        "Password12345678901234".to_string(),
+        "IdentityAccessor2025Key".to_string(),
+        "Welcome2Confluence2025!".to_string(),
+        "a".repeat(32),
+        "0123456789".repeat(4),
+        "b7K#q9Lm!2Xv@8Rz%4T".to_string(), // random, but 19 characters
+    ] {
         let env = Env::start(Sources::Admin, &[("api_key", &weak)]).await?;
         let r = env
             .request(Method::POST, "/")
@@ -214,17 +224,24 @@ async fn a_weak_key_is_refused_with_how_to_make_one() -> Result<()> {
             .body(r#"{"accountIds": []}"#)
             .send()
             .await?;
-        assert_eq!(r.status(), 503);
+        assert_eq!(r.status(), 503, "{weak}");
         let text = r.text().await?;
         assert!(!text.contains(&weak), "{text}");
-        let (_, _, body) = {
-            let r = env
-                .request(Method::GET, "/admin/status")
-                .header("x-api-key", &weak)
-                .send()
-                .await?;
-            (r.status(), (), r.json::<Value>().await?)
-        };
+        let message = serde_json::from_str::<Value>(&text)?["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains("api_key") && message.contains("20 or more random characters"),
+            "{weak}: {message}"
+        );
+        let r = env
+            .request(Method::GET, "/admin/status")
+            .header("x-api-key", &weak)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 503);
+        let body = r.json::<Value>().await?;
         assert!(
             body["message"]
                 .as_str()
@@ -237,6 +254,60 @@ async fn a_weak_key_is_refused_with_how_to_make_one() -> Result<()> {
         env.finish().await?;
     }
     Ok(())
+}
+
+/// Random keys of each documented shape (made by the tools named, not used to choose the
+/// threshold), several at once in `api_key` and one in its `sha256:` form: each opens the door.
+const RANDOM_KEYS: [&str; 8] = [
+    "48b7e1451563caf88b58a48489bae577",     // openssl rand -hex 16
+    "FuKHGMu2rf9nI7UogbZRzw==",             // openssl rand -base64 16
+    "_5hXm2cjBrh24kPQn3zogg",               // Python secrets.token_urlsafe(16)
+    "f19d528e-03f0-4758-a4e4-d183efd10b14", // uuid.uuid4()
+    "hB0}yX4iu9vVdgD~&a!I",                 // 20 random printable characters
+    "l<YK]HgyiUB_v`AOgF';d/lH",             // 24, quotes included
+    "o.{%\\5iz2b#~]PCCDWp)",                // a backslash
+    "V>U'u.eNTtKJ%wQ~@UeXR)DoO{-fi4",       // 30
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_keys_of_every_documented_shape_work() -> Result<()> {
+    let hashed = sha256_hex(RANDOM_KEYS[7]);
+    let mut entries: Vec<String> = RANDOM_KEYS[..7].iter().map(|k| k.to_string()).collect();
+    entries.push(format!("sha256:{hashed}"));
+    let api_key = entries.join(",");
+    let mut env = Env::start(Sources::Admin, &[("api_key", &api_key)]).await?;
+    for (position, key) in (1..).zip(RANDOM_KEYS) {
+        let r = env
+            .request(Method::POST, "/")
+            .header("x-api-key", key)
+            .body(r#"{"accountIds": []}"#)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "{key}");
+        assert_eq!(r.json::<Value>().await?, json!([]));
+        let r = env
+            .request(Method::GET, "/admin/status")
+            .header("x-api-key", key)
+            .send()
+            .await?;
+        let body = r.json::<Value>().await?;
+        assert_eq!(body["keys"]["position"], position, "{key}: {body}");
+        assert_eq!(body["keys"]["count"], RANDOM_KEYS.len(), "{body}");
+        env.never_logged.push(key.to_string());
+    }
+    // One guessable entry among them fails the whole setting closed.
+    env.finish().await?;
+    let poisoned = format!("{api_key},changeme-changeme-2024");
+    let mut env = Env::start(Sources::Admin, &[("api_key", &poisoned)]).await?;
+    let r = env
+        .request(Method::POST, "/")
+        .header("x-api-key", RANDOM_KEYS[0])
+        .body(r#"{"accountIds": []}"#)
+        .send()
+        .await?;
+    assert_eq!(r.status(), 503);
+    env.never_logged.push("changeme-changeme-2024".into());
+    env.finish().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
