@@ -250,7 +250,7 @@ async fn unauthorized_is_one_answer_for_missing_and_wrong_keys() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_configured_fails_closed_and_names_the_variable() -> Result<()> {
-    // A plaintext key that does not look generated is refused at load.
+    // A plain key that is too short or guessable is refused at load.
     let env = Env::start(Sources::Admin, &[("api_key", "short-but-secret")]).await?;
     let r = env
         .request(Method::POST, "/")
