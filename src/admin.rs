@@ -5,7 +5,11 @@
 //! inline script or style, no external asset. The page asks for an API key in a masked text
 //! field outside any form (not a password field, which browsers offer to save),
 //! keeps it in one JavaScript variable only (no storage, no cookie, no URL) and sends it as
-//! `X-Api-Key` to `/admin/status` and, for a test lookup, to `POST /`.
+//! `X-Api-Key` to `/admin/status` and, for a test lookup, to `POST /`. Its **Generate key**
+//! makes a key in the browser (`crypto.getRandomValues`: 32 characters of `A-Z a-z 0-9 -_.+=:`,
+//! which pass [`crate::auth::check_strength`] and need no quoting in the commands shown), its
+//! `sha256:` form (`crypto.subtle`, where the page is a secure context) and the commands that
+//! set it; none of it is sent anywhere.
 //!
 //! `/admin/status` is authenticated exactly like `POST /` and reports, for a person:
 //! - the component version and whether the configuration loads;

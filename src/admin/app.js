@@ -1,6 +1,7 @@
 // The admin page's script. Served from the component (/admin/app.js) under
 // Content-Security-Policy: default-src 'self'. The API key lives only in `apiKey` below:
-// never in storage, a cookie or the URL.
+// never in storage, a cookie or the URL. A generated key lives only in the page's text: it is
+// made with crypto.getRandomValues and never sent anywhere.
 "use strict";
 
 (function () {
@@ -23,19 +24,77 @@
     node.hidden = !visible;
   }
 
-  async function copy(text, button) {
+  // Copies `text`; where the clipboard is refused (an insecure context), selects `node`.
+  async function copy(text, button, node) {
     try {
       await navigator.clipboard.writeText(text);
       button.textContent = "Copied";
     } catch (e) {
       const range = document.createRange();
-      range.selectNodeContents($("trigger-url"));
+      range.selectNodeContents(node);
       const selection = window.getSelection();
       selection.removeAllRanges();
       selection.addRange(range);
       button.textContent = "Selected: press Ctrl+C";
     }
     setTimeout(() => (button.textContent = "Copy"), 2000);
+  }
+
+  // Generated keys: 32 characters from 68 (6.1 bits each, 194 bits), every class present, a
+  // letter or digit first. None of these characters needs escaping in a shell (single or double
+  // quotes), JSON, YAML or a .env file, and none is `,` or whitespace, which separate keys in
+  // api_key, nor `@`, which makes `--variable api_key=@...` read a file.
+  const KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.+=:";
+  const KEY_LENGTH = 32;
+
+  function randomKey() {
+    // Rejection sampling: bytes at or past the largest multiple of the alphabet's size are
+    // dropped, so every character is equally likely.
+    const limit = 256 - (256 % KEY_ALPHABET.length);
+    for (;;) {
+      let key = "";
+      while (key.length < KEY_LENGTH) {
+        const bytes = new Uint8Array(64);
+        crypto.getRandomValues(bytes);
+        for (const b of bytes) {
+          if (b < limit && key.length < KEY_LENGTH) key += KEY_ALPHABET[b % KEY_ALPHABET.length];
+        }
+      }
+      if (/^[A-Za-z0-9]/.test(key) && /[A-Z]/.test(key) && /[a-z]/.test(key) && /[0-9]/.test(key) && /[^A-Za-z0-9]/.test(key)) {
+        return key;
+      }
+    }
+  }
+
+  // The key's SHA-256 in hex, or null where the browser offers no crypto.subtle (only secure
+  // contexts do: https, and http to this computer).
+  async function sha256Hex(text) {
+    if (!window.isSecureContext || !window.crypto || !crypto.subtle) return null;
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function generateKey() {
+    const key = randomKey();
+    const hash = await sha256Hex(key);
+    const stored = hash ? "sha256:" + hash : key;
+    $("generated-key").textContent = key;
+    $("generated-hash").textContent = hash ? stored : "";
+    show($("generated-hash-row"), hash !== null);
+    show($("generated-hash-missing"), hash === null);
+    $("generated-hash-command").textContent = "printf %s '" + key + "' | sha256sum | cut -d' ' -f1";
+    $("cmd-spin").textContent =
+      "spin up --variable api_key='" + stored + "' \\\n  --variable atlassian_org_id=...  # and the other variables";
+    $("cmd-env").textContent = "SPIN_VARIABLE_API_KEY='" + stored + "' spin up";
+    $("cmd-kube-create").textContent =
+      "kubectl create secret generic identity-accessor --from-literal=api_key='" + stored + "' \\\n" +
+      "  --from-literal=atlassian_api_url=https://api.atlassian.com ...  # and the other keys";
+    $("cmd-kube-patch").textContent =
+      "kubectl patch secret identity-accessor --type merge -p '{\"stringData\":{\"api_key\":\"" + stored + "\"}}'\n" +
+      "kubectl rollout restart deployment/identity-accessor";
+    show($("generated"), true);
+    $("generate-key").textContent = "Generate another";
+    document.body.dataset.generated = String(Number(document.body.dataset.generated || 0) + 1);
   }
 
   const STATUS_TEXT = {
@@ -286,7 +345,16 @@
   function init() {
     const url = triggerUrl();
     $("trigger-url").textContent = url;
-    $("copy-trigger").addEventListener("click", (e) => copy(url, e.currentTarget));
+    $("copy-trigger").addEventListener("click", (e) => copy(url, e.currentTarget, $("trigger-url")));
+    $("generate-key").addEventListener("click", () => {
+      generateKey().catch((e) => {
+        $("generated-key").textContent = "The key could not be made: " + e.message;
+      });
+    });
+    document.querySelectorAll("[data-copy]").forEach((b) => {
+      const node = $(b.dataset.copy);
+      b.addEventListener("click", (e) => copy(node.textContent, e.currentTarget, node));
+    });
     $("check-button").addEventListener("click", checkStatus);
     $("api-key").addEventListener("keydown", (e) => {
       if (e.key === "Enter") checkStatus(e);

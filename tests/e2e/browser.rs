@@ -127,6 +127,9 @@ impl Session {
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync",
                     "--hide-scrollbars", "--force-device-scale-factor=1",
+                    // A name that is not this computer, for the page as a plain-http,
+                    // non-secure context.
+                    "--host-resolver-rules=MAP admin.test 127.0.0.1",
                     format!("--user-data-dir={}", profile.display()),
                 ]
             }
@@ -420,5 +423,185 @@ async fn admin_page_in_headless_chromium() -> Result<()> {
     broken.shutdown().await;
     let mut env = env;
     env.never_logged.push(wrong_admin.into());
+    env.finish().await
+}
+
+/// Requests the component logged (one stdout line each) under `dir`.
+fn logged_requests(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_stdout.txt"))
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .count()
+        })
+        .sum()
+}
+
+/// The requests logged under `dir`, once the count has stopped changing for 500 ms.
+async fn settled_requests(dir: &Path) -> usize {
+    let mut last = logged_requests(dir);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = logged_requests(dir);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_key_in_headless_chromium() -> Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let driver = start_driver(&http).await?;
+    let mut env = Env::start(Sources::Chain, &[]).await?;
+    let session = Session::start(&driver, &http).await?;
+    let s = &session;
+    let log_dir = env.server.log_dir().to_path_buf();
+
+    s.goto(&format!("{}/admin", env.server.url())).await?;
+    s.wait_for("document.body.dataset.ready === 'true'").await?;
+    ensure!(s.js("return window.isSecureContext;").await? == true);
+    let before = settled_requests(&log_dir).await;
+    let resources_before = s
+        .js("return performance.getEntriesByType('resource').length;")
+        .await?;
+
+    // 1. A key made in the page passes the component's rule, its sha256: form matches, and
+    //    every command holds the form to store.
+    let mut keys = Vec::new();
+    for round in 1..=2 {
+        s.click("#generate-key").await?;
+        s.wait_for(&format!("document.body.dataset.generated === '{round}'"))
+            .await?;
+        let key = s.text("#generated-key").await?;
+        let hash = s.text("#generated-hash").await?;
+        ensure!(key.len() == 32, "{key}");
+        assert_eq!(
+            identity_accessor::auth::check_strength(&key),
+            Ok(()),
+            "{key}"
+        );
+        ensure!(
+            identity_accessor::strength::guesses_log10(&key) >= 25.0,
+            "{key}"
+        );
+        assert_eq!(
+            hash,
+            format!("sha256:{}", crate::security::sha256_hex(&key))
+        );
+        let spin = s.text("#cmd-spin").await?;
+        ensure!(
+            spin.starts_with(&format!("spin up --variable api_key='{hash}'")),
+            "{spin}"
+        );
+        let env_cmd = s.text("#cmd-env").await?;
+        assert_eq!(env_cmd, format!("SPIN_VARIABLE_API_KEY='{hash}' spin up"));
+        let create = s.text("#cmd-kube-create").await?;
+        ensure!(
+            create.starts_with(&format!(
+                "kubectl create secret generic identity-accessor --from-literal=api_key='{hash}'"
+            )),
+            "{create}"
+        );
+        let patch = s.text("#cmd-kube-patch").await?;
+        ensure!(
+            patch.starts_with(&format!(
+                "kubectl patch secret identity-accessor --type merge -p '{{\"stringData\":{{\"api_key\":\"{hash}\"}}}}'"
+            )),
+            "{patch}"
+        );
+        for button in [
+            "generated-key",
+            "generated-hash",
+            "cmd-spin",
+            "cmd-env",
+            "cmd-kube-create",
+            "cmd-kube-patch",
+        ] {
+            s.click(&format!("button[data-copy='{button}']")).await?;
+        }
+        keys.push((key, hash));
+    }
+    ensure!(keys[0].0 != keys[1].0, "two keys alike: {keys:?}");
+    env.never_logged
+        .extend(keys.iter().map(|(key, _)| key.clone()));
+    s.screenshot(&screenshot_path("6-generated-key")).await?;
+    let errors = severe(&s.log().await?);
+    ensure!(errors.is_empty(), "console errors: {errors:?}");
+
+    // 2. Nothing left the page: the component logged no request, the browser fetched nothing.
+    ensure!(
+        s.js("return performance.getEntriesByType('resource').length;")
+            .await?
+            == resources_before,
+        "the page fetched something"
+    );
+    assert_eq!(
+        settled_requests(&log_dir).await,
+        before,
+        "a request reached the component"
+    );
+
+    // 3. The key works: api_key set to the shown sha256: form, the key signs in.
+    let (key, hash) = keys.pop().context("a key")?;
+    let configured = serve(with(
+        source_vars(&env.fake, Sources::Chain),
+        &[("api_key", &hash)],
+    ))
+    .await?;
+    s.goto(&format!("{}/admin", configured.url())).await?;
+    s.wait_for("document.body.dataset.ready === 'true'").await?;
+    sign_in(s, &key).await?;
+    s.wait_for("document.querySelectorAll('.check-item').length === 2")
+        .await?;
+    ensure!(s.text("#summary").await?.contains("All checks passed"));
+    configured.shutdown().await;
+
+    // 4. Plain http to another host is not a secure context: no crypto.subtle. The key is
+    //    still made and shown, with the commands for it and how to hash it in a shell.
+    let port = env
+        .server
+        .url()
+        .rsplit(':')
+        .next()
+        .context("port")?
+        .to_string();
+    s.goto(&format!("http://admin.test:{port}/admin")).await?;
+    s.wait_for("document.body.dataset.ready === 'true'").await?;
+    ensure!(s.js("return window.isSecureContext;").await? == false);
+    s.click("#generate-key").await?;
+    s.wait_for("document.body.dataset.generated === '1'")
+        .await?;
+    let key = s.text("#generated-key").await?;
+    env.never_logged.push(key.clone());
+    assert_eq!(identity_accessor::auth::check_strength(&key), Ok(()));
+    ensure!(
+        s.js("return document.getElementById('generated-hash-row').hidden && !document.getElementById('generated-hash-missing').hidden;")
+            .await?
+            == true
+    );
+    assert_eq!(
+        s.text("#generated-hash-command").await?,
+        format!("printf %s '{key}' | sha256sum | cut -d' ' -f1")
+    );
+    assert_eq!(
+        s.text("#cmd-env").await?,
+        format!("SPIN_VARIABLE_API_KEY='{key}' spin up")
+    );
+    s.screenshot(&screenshot_path("7-generated-insecure"))
+        .await?;
+    let errors = severe(&s.log().await?);
+    ensure!(errors.is_empty(), "console errors: {errors:?}");
+
+    session.close().await?;
+    drop(driver);
     env.finish().await
 }
