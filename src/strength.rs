@@ -200,8 +200,8 @@ fn most_guessable(pw: &[u8], words: &Fst<&[u8]>) -> (f64, Vec<Match>) {
         }
     };
     let mut before: Vec<(usize, f64)> = Vec::with_capacity(n + 1);
-    for k in 0..n {
-        for &m in &by_end[k] {
+    for (k, ending_here) in by_end.iter().enumerate() {
+        for &m in ending_here {
             if m.i > 0 {
                 before.clear();
                 before.extend(best[m.i - 1].iter().map(|(l, step)| (*l, step.pi)));
