@@ -4,8 +4,8 @@
 //! - `api_key` holds one or more accepted keys, separated by commas or whitespace, so a key can
 //!   be rotated with overlap (add the new one, switch the caller, remove the old one).
 //! - Each key is given either as the plain key or as `sha256:<64 hex digits>` of it, so the
-//!   secret store need not hold plaintext. A `sha256:` entry must be the digest of a *generated*
-//!   key: its digest is all the component sees, so it cannot check the key's strength.
+//!   secret store need not hold plaintext. A `sha256:` entry must be the digest of a key that
+//!   passes the rule below: its digest is all the component sees, so it cannot check the key.
 //! - A plain key must be hard to guess ([`check_strength`]): at least [`MIN_KEY_LEN`] (20)
 //!   characters of printable ASCII (letters, digits and symbols; whitespace and `,` separate
 //!   keys), and at least 10^[`MIN_GUESSES_LOG10`] (10^16) guesses by zxcvbn's estimate
@@ -16,9 +16,9 @@
 //!   uppercase letters, lowercase letters, numbers, and symbols" when the characters are random.
 //!   Why 10^16: zxcvbn calls 10^10 "very unguessable" for a password a person types; a key is
 //!   typed by a machine, and there is no lockout, so a key must hold a million times more. Random
-//!   keys of the shortest accepted shapes score 17.5 or more (20 characters of `A-Z a-z 0-9`,
-//!   the worst of 20,000 samples; 18.0 with symbols, 19.5 for 22 base64 characters, 26 for 32
-//!   hex digits), while keys made of words and years score far less (`Password12345678901234`
+//!   keys of the shortest accepted shapes score 16.8 or more (the worst of 100,000 keys of 20
+//!   characters of `A-Z a-z 0-9`; 17.4 for 20 base64url characters, 17.5 for 20 printable
+//!   characters, 19.0 for 22 base64 characters, 26 for 32 hex digits), while keys made of words and years score far less (`Password12345678901234`
 //!   8.0, `changeme-changeme-2024` 6.7, `IdentityAccessor2025Key` 11.2). A guessable key is worse
 //!   than none; it is refused as an `invalid` setting with a message saying how to make one.
 //! - Only SHA-256 digests are kept. A presented key is hashed and compared with **every**
@@ -290,7 +290,7 @@ mod tests {
     /// `!QAZ2wsx#EDC4rfv%TGB6yhn` and `zaq1@WSXcde3$RFVbgt5^YHN` (keyboard walks with shifts,
     /// 10^20.7 and 10^22.7, which the `zxcvbn` crate also rates above its 10^19.3 cap) and
     /// `MyS3cretK3yForG00gle2025` (10^16.02). Raising the threshold to refuse them would refuse
-    /// random 20-character keys too (the worst of 20,000 scores 10^17.5).
+    /// random 20-character keys too (the worst of 100,000 scores 10^16.8).
     const HELD_OUT_GUESSABLE: [&str; 12] = [
         "Welcome2Confluence2025!",
         "Gemini-Enterprise-Key-01",
