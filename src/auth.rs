@@ -18,9 +18,10 @@
 //!   typed by a machine, and there is no lockout, so a key must hold a million times more. Random
 //!   keys of the shortest accepted shapes score 16.8 or more (the worst of 100,000 keys of 20
 //!   characters of `A-Z a-z 0-9`; 17.4 for 20 base64url characters, 17.5 for 20 printable
-//!   characters, 19.0 for 22 base64 characters, 26 for 32 hex digits), while keys made of words and years score far less (`Password12345678901234`
-//!   8.0, `changeme-changeme-2024` 6.7, `IdentityAccessor2025Key` 11.2). A guessable key is worse
-//!   than none; it is refused as an `invalid` setting with a message saying how to make one.
+//!   characters, 19.0 for 22 base64 characters, 26 for 32 hex digits), while keys made of
+//!   words and years score far less (`Password12345678901234` 8.0, `changeme-changeme-2024` 6.7,
+//!   `IdentityAccessor2025Key` 11.2). A guessable key is worse than none; it is refused as an
+//!   `invalid` setting with a message saying how to make one.
 //! - Only SHA-256 digests are kept. A presented key is hashed and compared with **every**
 //!   accepted digest in constant time (`subtle`); there is no early exit on a match, so timing
 //!   says nothing about which key, or how much of one, matched.
