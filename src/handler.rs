@@ -239,6 +239,8 @@ pub async fn handle<B: Body>(
     log.status = response.status;
     log.upstream_calls = stats.calls.get();
     log.retries = stats.retries.get();
+    log.rate_limit_reason = stats.rate_limit_reason.take();
+    log.near_limit = stats.near_limit.get();
     log.duration_ms = platform.runtime.now().saturating_sub(started).as_millis() as u64;
     response.headers.extend([
         ("x-request-id".to_string(), log.request_id.clone()),

@@ -724,6 +724,35 @@ fn rate_limit_then_success_is_200() {
 }
 
 #[test]
+fn the_log_names_the_rate_limit_reason_of_a_throttled_answer() {
+    let n = std::cell::Cell::new(0);
+    let h = Harness::with(config(), move |req| {
+        n.set(n.get() + 1);
+        match n.get() {
+            1 => with_header(
+                with_header(json(429, json!({})), "Retry-After", "1"),
+                "RateLimit-Reason",
+                "confluence-quota-tenant-based",
+            ),
+            _ => with_header(upstream(req), "X-RateLimit-NearLimit", "true"),
+        }
+    });
+    let (r, log) = h.post(r#"{"accountIds": ["v1"]}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        log.rate_limit_reason.as_deref(),
+        Some("confluence-quota-tenant-based")
+    );
+    assert!(log.near_limit);
+    let line: Value = serde_json::from_str(&log.to_line()).unwrap();
+    assert_eq!(line["rateLimitReason"], "confluence-quota-tenant-based");
+    // A request Atlassian did not throttle logs neither field.
+    let (_, quiet) = Harness::new().post(r#"{"accountIds": ["v1"]}"#);
+    let line: Value = serde_json::from_str(&quiet.to_line()).unwrap();
+    assert!(line.get("rateLimitReason").is_none() && line.get("nearLimit").is_none());
+}
+
+#[test]
 fn hang_past_deadline_is_504_inside_the_deadline() {
     let mut c = config();
     c.push(("request_timeout_ms", "2000"));
