@@ -3,6 +3,7 @@
 //! - [`admin`]: the organization admin API — managed accounts, whatever their visibility.
 //! - [`confluence`]: the Confluence user API — emails the users let others see.
 //! - [`retry`]: the written retry policy every call goes through.
+//! - [`cost`]: the most calls (and Atlassian rate-limit points) one lookup can cost.
 //!
 //! An email is only ever attached to the id Atlassian returned it for: sources match by
 //! `accountId`, never by position, and drop ids they were not asked for and empty emails,
@@ -15,6 +16,7 @@ use crate::platform::{OutboundResponse, Runtime, Transport, TransportError};
 
 pub mod admin;
 pub mod confluence;
+pub mod cost;
 mod page;
 pub mod retry;
 
