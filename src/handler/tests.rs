@@ -579,6 +579,41 @@ fn query_string_does_not_change_the_route() {
 }
 
 #[test]
+fn a_compressed_body_is_415_naming_the_accepted_coding() {
+    let h = Harness::new();
+    for coding in [&b"gzip"[..], b"br", b"deflate", b"identity, gzip"] {
+        let (r, log) = h.send(
+            "POST",
+            "/",
+            &[
+                ("x-api-key", KEY.as_bytes()),
+                ("content-type", b"application/json"),
+                ("Content-Encoding", coding),
+            ],
+            // A gzip member header: never decoded, never parsed.
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00",
+        );
+        assert_error(&r, 415, "unsupported_content_encoding");
+        assert_eq!(r.header("accept-encoding"), Some("identity"));
+        assert_eq!(log.error, Some("unsupported_content_encoding"));
+    }
+    assert_eq!(h.upstream_calls(), 0);
+    let (r, _) = h.send(
+        "POST",
+        "/",
+        &[
+            ("x-api-key", KEY.as_bytes()),
+            ("content-encoding", b"identity"),
+        ],
+        br#"{"accountIds": ["m1"]}"#,
+    );
+    assert_eq!(r.status, 200);
+    // The key is checked first: no key, no word about the coding.
+    let (r, _) = h.send("POST", "/", &[("content-encoding", b"gzip")], b"");
+    assert_error(&r, 401, "unauthorized");
+}
+
+#[test]
 fn wrong_content_type_is_415() {
     let h = Harness::new();
     for ct in [
