@@ -282,6 +282,37 @@ pub(crate) fn answer(state: &State, call: &Call<'_>) -> Reply {
     }
 }
 
+/// Whether a call is metered by the points quota: a Confluence API called as an app (an OAuth
+/// 2.0 bearer token or an app token). API tokens (basic auth) and the admin API are not.
+pub(crate) fn metered(credentials: &Credentials, call: &Call<'_>) -> bool {
+    matches!(
+        call.route,
+        Route::UsersBulk(_) | Route::EmailBulk(_) | Route::EmailSingle(_)
+    ) && matches!(
+        classify(credentials, call.authorization),
+        Cred::ScopedBearer | Cred::App
+    )
+}
+
+/// The user objects a successful answer returned (`users-bulk` results, privacy email
+/// entries), for the points quota; 0 for any other answer.
+pub(crate) fn user_objects(reply: &Reply) -> u64 {
+    if !reply.status.is_success() {
+        return 0;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
+        return 0;
+    };
+    match &body {
+        Value::Array(entries) => entries.len() as u64,
+        Value::Object(o) if o.contains_key("results") => {
+            o["results"].as_array().map_or(0, |r| r.len() as u64)
+        }
+        Value::Object(o) if o.contains_key("accountId") => 1,
+        _ => 0,
+    }
+}
+
 fn check_cloud(credentials: &Credentials, base: &Base) -> Option<Reply> {
     match base {
         Base::Gateway(cloud) if *cloud != credentials.cloud_id => Some(not_found()),
