@@ -451,19 +451,22 @@ async fn handle(
         Err(_) => too_large(),
     };
     let wall = SystemTime::now();
+    // An answer under the limits (a latency fault delays it, and it still counts against them).
     let mut throttled = None;
+    let mut served = |call: &Call<'_>| match endpoint {
+        Some(endpoint) => {
+            let now = SystemTime::now();
+            let (reply, by) = limited(&state, endpoint, call, now, shape, normal);
+            throttled = by;
+            reply
+        }
+        None => normal(call),
+    };
     let reply = match fault {
-        None => match endpoint {
-            Some(endpoint) => {
-                let (reply, by) = limited(&state, endpoint, &call, wall, shape, normal);
-                throttled = by;
-                reply
-            }
-            None => normal(&call),
-        },
+        None => served(&call),
         Some(Fault::Latency(delay)) => {
             tokio::time::sleep(delay).await;
-            normal(&call)
+            served(&call)
         }
         Some(Fault::RateLimited { retry_after }) => {
             fault::rate_limited(retry_after.as_ref(), SystemTime::now(), shape)
