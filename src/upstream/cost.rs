@@ -124,6 +124,63 @@ mod tests {
         assert_eq!(c.confluence_points, 12 + 2000);
     }
 
+    /// `1234567` as `1,234,567`, the docs' form.
+    fn thousands(n: u64) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn reliability_md_quotes_the_bound() {
+        let doc = include_str!("../../RELIABILITY.md");
+        let cases = [
+            (Upstream::Clean, "answers every call at once, in one page"),
+            (
+                Upstream::Retried,
+                "throttles or fails every call until its last attempt",
+            ),
+            (
+                Upstream::RetriedAndPaged,
+                "that, and pages every answer as far as the component follows it",
+            ),
+        ];
+        for ids in [1000, 10_000] {
+            for (upstream, words) in cases {
+                let c = most(ids, &BOTH, upstream);
+                let row = format!(
+                    "| {} | {words} | {} | {} | {} | {} |",
+                    thousands(ids as u64),
+                    thousands(c.users_bulk_calls),
+                    thousands(c.admin_calls),
+                    thousands(c.calls()),
+                    thousands(c.confluence_points),
+                );
+                assert!(doc.contains(&row), "RELIABILITY.md lacks the row {row}");
+            }
+        }
+        // The README's summary of the same figures.
+        let readme = include_str!("../../README.md").replace("\n  ", " ");
+        let summary = format!(
+            "at most {} calls when Atlassian answers cleanly, {} when every call is retried, and {} when",
+            most(1000, &BOTH, Upstream::Clean).calls(),
+            most(1000, &BOTH, Upstream::Retried).calls(),
+            thousands(most(1000, &BOTH, Upstream::RetriedAndPaged).calls()),
+        );
+        assert!(readme.contains(&summary), "README.md lacks: {summary}");
+        let largest = format!(
+            "({} at the largest `max_account_ids`, 10,000)",
+            thousands(most(10_000, &BOTH, Upstream::RetriedAndPaged).calls())
+        );
+        assert!(readme.contains(&largest), "README.md lacks: {largest}");
+    }
+
     #[test]
     fn paging_takes_a_round_per_id_and_twenty_admin_pages() {
         let c = most(1000, &BOTH, Upstream::RetriedAndPaged);
