@@ -144,8 +144,19 @@ async fn the_largest_request_stays_within_the_upstream_cost_bound() -> Result<()
     let (status, _, answer) = env.lookup(body).await?;
     let elapsed = started.elapsed();
     ensure!(status == 200, "{status}: {answer}");
+    // The ids are the directory's, in its order: the expected answer follows it (without a
+    // directory scan per id).
+    let expected: Vec<Value> = env
+        .directory
+        .users
+        .iter()
+        .filter_map(|u| {
+            expected_email(u, Sources::Chain)
+                .map(|email| json!({"accountId": u.account_id, "emailAddress": email}))
+        })
+        .collect();
     ensure!(
-        answer == expected_answer(&env.directory, &ids, Sources::Chain, false),
+        answer == Value::Array(expected),
         "the answer is complete and exact"
     );
 

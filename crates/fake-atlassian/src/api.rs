@@ -408,15 +408,13 @@ fn admin_search(state: &State, body: &[u8]) -> Reply {
     let claim = body.get("claimStatus").and_then(Value::as_str);
     // Without claimStatus, managed and unmanaged accounts are both returned.
     let matching: Vec<&User> = state
-        .directory
-        .users
-        .iter()
+        .candidates(wanted.as_ref())
+        .into_iter()
         .filter(|u| match claim {
             Some("managed") => u.managed,
             Some(_) => !u.managed,
             None => true,
         })
-        .filter(|u| wanted.as_ref().is_none_or(|w| w.contains(&u.account_id)))
         .filter(|u| {
             emails
                 .as_ref()
@@ -502,13 +500,8 @@ fn users_bulk(state: &State, body: &[u8]) -> Reply {
         Ok(ids) => ids,
         Err(message) => return bad_request(message),
     };
-    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let known: Vec<&User> = state
-        .directory
-        .users
-        .iter()
-        .filter(|u| wanted.contains(u.account_id.as_str()))
-        .collect();
+    let wanted: HashSet<String> = ids.iter().cloned().collect();
+    let known: Vec<&User> = state.candidates(Some(&wanted));
     let cap = state.users_bulk_page_cap().map(|c| c.max(1));
     let shown = cap.map_or(known.len(), |c| c.min(known.len()));
     let results: Vec<Value> = known[..shown]

@@ -59,11 +59,20 @@ pub(crate) struct State {
     issued_cursors: Mutex<HashSet<String>>,
     /// The burst limit and points quota, when set.
     limits: Mutex<Limits>,
+    /// Each account id's position in the directory, to find asked-for users without a scan.
+    positions: HashMap<String, usize>,
 }
 
 impl State {
     fn new(directory: Directory, credentials: Credentials) -> State {
+        let positions = directory
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.account_id.clone(), i))
+            .collect();
         State {
+            positions,
             directory,
             credentials,
             faults: Mutex::new(HashMap::new()),
@@ -76,6 +85,20 @@ impl State {
             issued_cursors: Mutex::new(HashSet::new()),
             limits: Mutex::new(Limits::default()),
         }
+    }
+
+    /// The users whose id is in `wanted`, in directory order; every user when `wanted` is
+    /// `None`. A lookup per id, not a scan of the directory.
+    pub fn candidates(&self, wanted: Option<&HashSet<String>>) -> Vec<&crate::User> {
+        let Some(wanted) = wanted else {
+            return self.directory.users.iter().collect();
+        };
+        let mut at: Vec<usize> = wanted
+            .iter()
+            .filter_map(|id| self.positions.get(id).copied())
+            .collect();
+        at.sort_unstable();
+        at.into_iter().map(|i| &self.directory.users[i]).collect()
     }
 
     pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
