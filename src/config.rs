@@ -85,8 +85,12 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 25_000;
 /// Default of `upstream_concurrency`.
 pub const DEFAULT_UPSTREAM_CONCURRENCY: usize = 4;
 
+/// The largest `max_account_ids` accepted: the most distinct ids one request can carry
+/// (`upstream::cost` derives the most upstream calls one request can cause from it).
+pub const LARGEST_MAX_ACCOUNT_IDS: usize = 10_000;
+
 /// Bounds of the numeric settings.
-const MAX_ACCOUNT_IDS_RANGE: (u64, u64) = (1, 10_000);
+const MAX_ACCOUNT_IDS_RANGE: (u64, u64) = (1, LARGEST_MAX_ACCOUNT_IDS as u64);
 const REQUEST_TIMEOUT_RANGE: (u64, u64) = (100, 600_000);
 const CONCURRENCY_RANGE: (u64, u64) = (1, 32);
 

@@ -54,6 +54,10 @@ pub enum ApiError {
     /// 415: a `Content-Type` other than `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// 415: a `Content-Encoding` other than `identity` (RFC 9110 §15.5.16): answered with
+    /// `Accept-Encoding: identity`.
+    #[error("unsupported content encoding")]
+    UnsupportedContentEncoding,
     /// 502: Atlassian failed after retries, or answered something unusable.
     #[error("upstream error")]
     UpstreamError {
@@ -139,7 +143,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::RequestTimeout => 408,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::UnsupportedMediaType => 415,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => 415,
             ApiError::UpstreamError { .. } | ApiError::UpstreamAuthFailed { .. } => 502,
             ApiError::UpstreamRateLimited { .. } | ApiError::NotConfigured { .. } => 503,
             ApiError::UpstreamTimeout => 504,
@@ -158,6 +162,7 @@ impl ApiError {
             ApiError::RequestTimeout => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::UnsupportedContentEncoding => "unsupported_content_encoding",
             ApiError::UpstreamError { .. } => "upstream_error",
             ApiError::UpstreamAuthFailed { .. } => "upstream_auth_failed",
             ApiError::UpstreamRateLimited { .. } => "upstream_rate_limited",
@@ -195,6 +200,11 @@ impl ApiError {
             }
             ApiError::UnsupportedMediaType => {
                 "The request body must be sent as application/json.".to_string()
+            }
+            ApiError::UnsupportedContentEncoding => {
+                "The request body must not be compressed: send it without Content-Encoding \
+                 (identity is the only coding accepted)."
+                    .to_string()
             }
             ApiError::UpstreamError {
                 origin: source,
@@ -250,6 +260,11 @@ impl ApiError {
                     .headers
                     .push(("retry-after".into(), retry_after_secs.to_string()));
             }
+            ApiError::UnsupportedContentEncoding => {
+                response
+                    .headers
+                    .push(("accept-encoding".into(), "identity".into()));
+            }
             ApiError::Unauthorized => {
                 response.headers.push((
                     "www-authenticate".into(),
@@ -299,6 +314,7 @@ mod tests {
             ApiError::RequestTimeout,
             ApiError::PayloadTooLarge { limit: 1 << 20 },
             ApiError::UnsupportedMediaType,
+            ApiError::UnsupportedContentEncoding,
             ApiError::UpstreamError {
                 origin: SourceKind::Admin,
                 detail: "failed",
@@ -325,6 +341,7 @@ mod tests {
             (408, "request_timeout"),
             (413, "payload_too_large"),
             (415, "unsupported_media_type"),
+            (415, "unsupported_content_encoding"),
             (502, "upstream_error"),
             (502, "upstream_auth_failed"),
             (503, "upstream_rate_limited"),
@@ -345,6 +362,17 @@ mod tests {
     fn method_not_allowed_carries_allow() {
         let r = ApiError::MethodNotAllowed { allow: "POST" }.to_response();
         assert_eq!(r.header("allow"), Some("POST"));
+    }
+
+    #[test]
+    fn unsupported_content_encoding_names_what_is_accepted() {
+        let r = ApiError::UnsupportedContentEncoding.to_response();
+        assert_eq!(r.status, 415);
+        assert_eq!(r.header("accept-encoding"), Some("identity"));
+        assert!(ApiError::UnsupportedMediaType
+            .to_response()
+            .header("accept-encoding")
+            .is_none());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!    store round trip per secret;
 //! 3. the rest of the configuration loads completely (else `503 not_configured`, before the
 //!    body is read);
-//! 4. `Content-Type` is absent or `application/json` (else `415`);
+//! 4. `Content-Type` is absent or `application/json` (else `415`), and `Content-Encoding` absent
+//!    or `identity` (else `415` with `Accept-Encoding: identity`: the body is never decoded);
 //! 5. the body is at most 1 MiB, by `Content-Length` and while reading (else `413`), and
 //!    arrives before the request deadline (else `408`);
 //! 6. the body parses and its ids pass the limits (else `400`);
@@ -35,7 +36,9 @@ use crate::config::{Config, ConfigError};
 use crate::error::{ApiError, Response};
 use crate::log::{method_name, rfc3339, RequestLog};
 use crate::platform::{Platform, Runtime};
-use crate::request::{is_json_content_type, parse_lookup, MAX_BODY_BYTES};
+use crate::request::{
+    is_identity_content_encoding, is_json_content_type, parse_lookup, MAX_BODY_BYTES,
+};
 use crate::resolve::resolve;
 use crate::upstream::{CallContext, Stats};
 
@@ -239,6 +242,8 @@ pub async fn handle<B: Body>(
     log.status = response.status;
     log.upstream_calls = stats.calls.get();
     log.retries = stats.retries.get();
+    log.rate_limit_reason = stats.rate_limit_reason.take();
+    log.near_limit = stats.near_limit.get();
     log.duration_ms = platform.runtime.now().saturating_sub(started).as_millis() as u64;
     response.headers.extend([
         ("x-request-id".to_string(), log.request_id.clone()),
@@ -316,6 +321,13 @@ async fn lookup<B: Body>(
         || !is_json_content_type(request.header("content-type"))
     {
         return Err(ApiError::UnsupportedMediaType);
+    }
+    let codings = request
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-encoding"));
+    if !is_identity_content_encoding(codings.map(|(_, v)| v.as_slice())) {
+        return Err(ApiError::UnsupportedContentEncoding);
     }
     let declared = request
         .header("content-length")

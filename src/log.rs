@@ -4,8 +4,11 @@
 //! path), the status, the error code, counts (ids requested, distinct, resolved per source,
 //! unresolved), upstream calls, retries and the duration, and which accepted key was presented
 //! (its 1-based position in `api_key`, for a leaked-key investigation; never its fingerprint,
-//! which would help guess a weak key offline). It never holds keys, tokens,
-//! `Authorization` values, emails, account ids or bodies: the struct has no field that could.
+//! which would help guess a weak key offline). When Atlassian throttled a call it also holds
+//! Atlassian's `RateLimit-Reason` (e.g. `confluence-quota-tenant-based` against
+//! `confluence-quota-global-based`), made safe by [`rate_limit_reason`], and `nearLimit` when an
+//! answer said less than 20% of a quota is left. It never holds keys, tokens, `Authorization`
+//! values, emails, account ids or bodies: the struct has no field that could.
 
 use std::time::Duration;
 
@@ -45,6 +48,13 @@ pub struct RequestLog {
     pub upstream_calls: u32,
     /// Of those, retries.
     pub retries: u32,
+    /// Atlassian's `RateLimit-Reason` on the latest throttled answer (429/503) that carried one,
+    /// through [`rate_limit_reason`]: which limit was hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reason: Option<String>,
+    /// Whether an answer carried `X-RateLimit-NearLimit: true` (less than 20% of a quota left).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub near_limit: bool,
     /// Time spent, in milliseconds.
     pub duration_ms: u64,
 }
@@ -66,6 +76,27 @@ pub fn method_name(method: &str) -> &'static str {
         .find(|m| m.eq_ignore_ascii_case(method))
         .copied()
         .unwrap_or("OTHER")
+}
+
+/// The longest `RateLimit-Reason` value logged as sent. Atlassian's documented values are at
+/// most 29 characters (`confluence-quota-tenant-based`).
+pub const MAX_RATE_LIMIT_REASON: usize = 48;
+
+/// A `RateLimit-Reason` value as the log keeps it: lowercased, if it is 1 to
+/// [`MAX_RATE_LIMIT_REASON`] characters of ASCII letters and `-` (every value Atlassian
+/// documents: `confluence-quota-global-based`, `confluence-quota-tenant-based`,
+/// `jira-burst-based`, ...); anything else is `unrecognized`. No digit, `@`, `.`, `:`, quote,
+/// backslash or control character ever reaches the log through it, so it can neither break the
+/// JSON line nor carry an id, an email or a token.
+pub fn rate_limit_reason(value: &str) -> String {
+    let value = value.trim();
+    let plain = (1..=MAX_RATE_LIMIT_REASON).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-');
+    if plain {
+        value.to_ascii_lowercase()
+    } else {
+        "unrecognized".to_string()
+    }
 }
 
 /// Formats time since the Unix epoch as RFC 3339 UTC with milliseconds.
@@ -113,6 +144,55 @@ mod tests {
     fn unknown_methods_are_not_echoed() {
         assert_eq!(method_name("post"), "POST");
         assert_eq!(method_name("user@example.com"), "OTHER");
+    }
+
+    #[test]
+    fn rate_limit_reasons_are_kept_only_when_plain() {
+        for documented in [
+            "confluence-quota-global-based",
+            "confluence-quota-tenant-based",
+            "jira-burst-based",
+            "jira-per-issue-on-write",
+        ] {
+            assert_eq!(rate_limit_reason(documented), documented);
+        }
+        assert_eq!(
+            rate_limit_reason(" Confluence-Quota-Tenant-Based "),
+            "confluence-quota-tenant-based"
+        );
+        for hostile in [
+            "",
+            "   ",
+            "ada@example.com",
+            "5b10ac8d82e05b22cc7d4ef5",
+            "557058:0b1c2d3e-0000-4000-8000-000000000001",
+            "quota\",\"x\":\"y",
+            "quota\nsecond-line",
+            "quota based",
+            "über-quota",
+            &"a".repeat(MAX_RATE_LIMIT_REASON + 1),
+        ] {
+            assert_eq!(rate_limit_reason(hostile), "unrecognized", "{hostile:?}");
+        }
+        assert_eq!(
+            rate_limit_reason(&"a".repeat(MAX_RATE_LIMIT_REASON)).len(),
+            MAX_RATE_LIMIT_REASON
+        );
+    }
+
+    #[test]
+    fn rate_limit_fields_appear_only_when_set() {
+        let quiet: serde_json::Value =
+            serde_json::from_str(&RequestLog::default().to_line()).unwrap();
+        assert!(quiet.get("rateLimitReason").is_none() && quiet.get("nearLimit").is_none());
+        let throttled = RequestLog {
+            rate_limit_reason: Some(rate_limit_reason("confluence-quota-tenant-based")),
+            near_limit: true,
+            ..Default::default()
+        };
+        let v: serde_json::Value = serde_json::from_str(&throttled.to_line()).unwrap();
+        assert_eq!(v["rateLimitReason"], "confluence-quota-tenant-based");
+        assert_eq!(v["nearLimit"], true);
     }
 
     #[test]

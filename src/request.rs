@@ -40,6 +40,20 @@ pub fn is_json_content_type(value: Option<&[u8]>) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
+/// Whether every `Content-Encoding` value (all header lines, comma-separated codings) is
+/// `identity`, or there is none: the body is read as sent, never decoded, so any other coding
+/// (`gzip`, `br`, ...) is refused with `415` before the body is read (RFC 9110 §8.4, §15.5.16).
+pub fn is_identity_content_encoding<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> bool {
+    values.into_iter().all(|value| {
+        std::str::from_utf8(value).is_ok_and(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+        })
+    })
+}
+
 /// The raw body: `accountIds` kept as untyped JSON so its shape can be reported precisely;
 /// other fields are skipped; a repeated `accountIds` is remembered, not silently overwritten.
 #[derive(Default)]
@@ -332,5 +346,28 @@ mod tests {
             b"application/x-www-form-urlencoded"
         )));
         assert!(!is_json_content_type(Some(b"\xff")));
+    }
+
+    #[test]
+    fn only_the_identity_content_coding_is_accepted() {
+        let none: [&[u8]; 0] = [];
+        assert!(is_identity_content_encoding(none));
+        for ok in [&b"identity"[..], b"IDENTITY", b" identity , identity", b""] {
+            assert!(is_identity_content_encoding([ok]), "{ok:?}");
+        }
+        for refused in [
+            &b"gzip"[..],
+            b"x-gzip",
+            b"deflate",
+            b"br",
+            b"zstd",
+            b"identity, gzip",
+            b"gzip, identity",
+            b"identityx",
+            b"\xff",
+        ] {
+            assert!(!is_identity_content_encoding([refused]), "{refused:?}");
+        }
+        assert!(!is_identity_content_encoding([&b"identity"[..], b"gzip"]));
     }
 }

@@ -62,10 +62,15 @@ pub async fn resolve(
 mod tests {
     use super::*;
     use crate::auth::Secret;
+    use crate::platform::OutboundRequest;
     use crate::testing::*;
+    use crate::upstream::cost::{most, Upstream};
     use crate::upstream::{AdminSource, ConfluenceAuth, ConfluenceSource, Stats};
     use futures::executor::block_on;
-    use serde_json::json;
+    use serde_json::{json, Value};
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+    use std::rc::Rc;
     use std::time::Duration;
 
     fn sources() -> Vec<Source> {
@@ -237,5 +242,116 @@ mod tests {
         let t = FakeTransport::new(FakeRuntime::new(), directory);
         let r = run(&t, &ids(&["m1"]), 1).unwrap();
         assert_eq!(r.emails["m1"], "m1@admin.example");
+    }
+
+    /// An upstream that makes a lookup as costly as the component lets it be: every logical
+    /// call is throttled (`Retry-After: 0`) until its last attempt; `users-bulk` lists one asked
+    /// id per answer (hidden, so the admin source is asked for it too) with a next link; the
+    /// admin search answers [`crate::upstream::admin::MAX_PAGES`] empty pages per chunk. Counts the points
+    /// Atlassian would charge: 1 per `users-bulk` call, 2 per user object returned.
+    struct Costliest {
+        attempts: RefCell<HashMap<String, u32>>,
+        points: Cell<u64>,
+    }
+
+    impl Costliest {
+        fn reply(&self, request: &OutboundRequest) -> Reply {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            let key = format!("{} {body}", request.url);
+            let attempt = {
+                let mut attempts = self.attempts.borrow_mut();
+                let n = attempts.entry(key).or_default();
+                *n += 1;
+                *n
+            };
+            let users_bulk = request.url.ends_with("/users-bulk");
+            if users_bulk {
+                self.points.set(self.points.get() + 1);
+            }
+            if attempt < crate::upstream::retry::MAX_ATTEMPTS {
+                return with_header(json(429, json!({})), "Retry-After", "0");
+            }
+            if users_bulk {
+                let first = &body["accountIds"][0];
+                self.points.set(self.points.get() + 2);
+                let page = json!({"results": [{"accountId": first, "email": ""}],
+                                  "_links": {"next": "/wiki/api/v2/users-bulk?cursor=x"}});
+                return json(200, page);
+            }
+            let page: usize = body["cursor"]
+                .as_str()
+                .map_or(1, |c| c.trim_start_matches('p').parse().unwrap());
+            let next = (page < crate::upstream::admin::MAX_PAGES).then(|| format!("p{}", page + 1));
+            json(200, json!({"data": [], "links": {"next": next}}))
+        }
+    }
+
+    fn confluence_then_admin() -> Vec<Source> {
+        vec![
+            Source::Confluence(ConfluenceSource::new(
+                "https://acme.atlassian.net",
+                ConfluenceAuth::Bearer(Secret::new("b")),
+            )),
+            Source::Admin(AdminSource::new(
+                "https://api.example",
+                "org",
+                Secret::new("k"),
+            )),
+        ]
+    }
+
+    /// Drives `resolve` for `n` ids against [`Costliest`]; returns the calls made per source
+    /// and the points charged.
+    fn drive_costliest(n: usize) -> (u64, u64, u64) {
+        let rt = FakeRuntime::new();
+        let upstream = Rc::new(Costliest {
+            attempts: RefCell::new(HashMap::new()),
+            points: Cell::new(0),
+        });
+        let script = upstream.clone();
+        let transport = FakeTransport::new(rt.clone(), move |r| script.reply(r));
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &transport,
+            runtime: &*rt,
+            deadline: rt.now.get() + Duration::from_secs(25),
+            stats: &stats,
+        };
+        let ids: Vec<String> = (0..n).map(|i| format!("id-{i}")).collect();
+        let resolution: Result<_, UpstreamError> =
+            block_on(resolve(&confluence_then_admin(), 4, &ids, &ctx));
+        assert!(resolution.unwrap().emails.is_empty());
+        let calls = transport.calls.borrow();
+        let users_bulk = calls
+            .iter()
+            .filter(|(r, _)| r.url.ends_with("/users-bulk"))
+            .count() as u64;
+        assert_eq!(u64::from(stats.calls.get()), calls.len() as u64);
+        (
+            users_bulk,
+            calls.len() as u64 - users_bulk,
+            upstream.points.get(),
+        )
+    }
+
+    /// The upstream cost bound (`upstream::cost::most`) is reached, and never passed, by an
+    /// upstream that throttles every call to its last attempt and pages every answer as far as
+    /// the sources follow it.
+    #[test]
+    fn the_costliest_upstream_reaches_the_cost_bound_exactly() {
+        const BOTH: [SourceKind; 2] = [SourceKind::Confluence, SourceKind::Admin];
+        for n in [1, 9, 10, 11, 249, 250, 251, 1000] {
+            let bound = most(n, &BOTH, Upstream::RetriedAndPaged);
+            let (users_bulk, admin_calls, points) = drive_costliest(n);
+            assert_eq!(
+                (users_bulk, admin_calls, points),
+                (
+                    bound.users_bulk_calls,
+                    bound.admin_calls,
+                    bound.confluence_points
+                ),
+                "{n} ids"
+            );
+        }
     }
 }

@@ -579,6 +579,41 @@ fn query_string_does_not_change_the_route() {
 }
 
 #[test]
+fn a_compressed_body_is_415_naming_the_accepted_coding() {
+    let h = Harness::new();
+    for coding in [&b"gzip"[..], b"br", b"deflate", b"identity, gzip"] {
+        let (r, log) = h.send(
+            "POST",
+            "/",
+            &[
+                ("x-api-key", KEY.as_bytes()),
+                ("content-type", b"application/json"),
+                ("Content-Encoding", coding),
+            ],
+            // A gzip member header: never decoded, never parsed.
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00",
+        );
+        assert_error(&r, 415, "unsupported_content_encoding");
+        assert_eq!(r.header("accept-encoding"), Some("identity"));
+        assert_eq!(log.error, Some("unsupported_content_encoding"));
+    }
+    assert_eq!(h.upstream_calls(), 0);
+    let (r, _) = h.send(
+        "POST",
+        "/",
+        &[
+            ("x-api-key", KEY.as_bytes()),
+            ("content-encoding", b"identity"),
+        ],
+        br#"{"accountIds": ["m1"]}"#,
+    );
+    assert_eq!(r.status, 200);
+    // The key is checked first: no key, no word about the coding.
+    let (r, _) = h.send("POST", "/", &[("content-encoding", b"gzip")], b"");
+    assert_error(&r, 401, "unauthorized");
+}
+
+#[test]
 fn wrong_content_type_is_415() {
     let h = Harness::new();
     for ct in [
@@ -721,6 +756,35 @@ fn rate_limit_then_success_is_200() {
     let (r, log) = h.post(r#"{"accountIds": ["m1"]}"#);
     assert_eq!(r.status, 200);
     assert_eq!(log.retries, 1);
+}
+
+#[test]
+fn the_log_names_the_rate_limit_reason_of_a_throttled_answer() {
+    let n = std::cell::Cell::new(0);
+    let h = Harness::with(config(), move |req| {
+        n.set(n.get() + 1);
+        match n.get() {
+            1 => with_header(
+                with_header(json(429, json!({})), "Retry-After", "1"),
+                "RateLimit-Reason",
+                "confluence-quota-tenant-based",
+            ),
+            _ => with_header(upstream(req), "X-RateLimit-NearLimit", "true"),
+        }
+    });
+    let (r, log) = h.post(r#"{"accountIds": ["v1"]}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        log.rate_limit_reason.as_deref(),
+        Some("confluence-quota-tenant-based")
+    );
+    assert!(log.near_limit);
+    let line: Value = serde_json::from_str(&log.to_line()).unwrap();
+    assert_eq!(line["rateLimitReason"], "confluence-quota-tenant-based");
+    // A request Atlassian did not throttle logs neither field.
+    let (_, quiet) = Harness::new().post(r#"{"accountIds": ["v1"]}"#);
+    let line: Value = serde_json::from_str(&quiet.to_line()).unwrap();
+    assert!(line.get("rateLimitReason").is_none() && line.get("nearLimit").is_none());
 }
 
 #[test]

@@ -3,18 +3,20 @@
 //! - [`admin`]: the organization admin API — managed accounts, whatever their visibility.
 //! - [`confluence`]: the Confluence user API — emails the users let others see.
 //! - [`retry`]: the written retry policy every call goes through.
+//! - [`cost`]: the most calls (and Atlassian rate-limit points) one lookup can cost.
 //!
 //! An email is only ever attached to the id Atlassian returned it for: sources match by
 //! `accountId`, never by position, and drop ids they were not asked for and empty emails,
 //! row by row as a page is read (`page.rs`): a page costs memory for the chunk, not its rows.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use crate::platform::{OutboundResponse, Runtime, Transport, TransportError};
 
 pub mod admin;
 pub mod confluence;
+pub mod cost;
 mod page;
 pub mod retry;
 
@@ -139,13 +141,18 @@ pub enum UpstreamError {
     },
 }
 
-/// Counters for the request log.
+/// Counters and rate-limit signals for the request log.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Upstream calls made.
     pub calls: Cell<u32>,
     /// Of those, retries.
     pub retries: Cell<u32>,
+    /// The `RateLimit-Reason` of the latest throttled answer (429/503) that carried one, as
+    /// [`crate::log::rate_limit_reason`] makes it safe to log.
+    pub rate_limit_reason: RefCell<Option<String>>,
+    /// Whether any answer said `X-RateLimit-NearLimit: true` (under 20% of a quota left).
+    pub near_limit: Cell<bool>,
 }
 
 /// What every upstream call needs: the platform, the request deadline, the counters.

@@ -4,9 +4,14 @@
 //! - **Each attempt's timeout** is [`MAX_CALL_TIMEOUT`] or the time left before the deadline,
 //!   whichever is shorter; the transport enforces it (request options and a timer race).
 //! - **429, and 503:** wait what `Retry-After` says (delta-seconds or an HTTP date, clamped to
-//!   [`MAX_RETRY_AFTER`]: values like `9223372036854775807` have been seen); without it, until
-//!   `X-RateLimit-Reset` (an ISO 8601 time, same clamp; [`parse_rate_limit_reset`]); without
-//!   either (or with a reset time already past), the backoff below. If that wait plus
+//!   [`MAX_RETRY_AFTER`]: values like `9223372036854775807` have been seen; Atlassian sends it
+//!   on 429s and on some 503s); without it, until `X-RateLimit-Reset` (an ISO 8601 time, same
+//!   clamp; [`parse_rate_limit_reset`]); without either, what `Beta-Retry-After` says (read as
+//!   `Retry-After`); without any (or with a reset time already past), the backoff below.
+//!   `X-RateLimit-Reset` comes before `Beta-Retry-After` because it describes the limit that
+//!   answered, while the `Beta-` headers describe Atlassian's points quota in its beta form,
+//!   which Atlassian renames to `Retry-After` once it enforces it: a 429 carrying both came
+//!   from the enforced limit, whose reset is the one to wait for. If that wait plus
 //!   [`MIN_USEFUL_ATTEMPT`] (2 s: a retry with less time left mostly times out) does not fit
 //!   before the deadline, stop at once: the caller gets `503 upstream_rate_limited` with
 //!   `Retry-After`. The same rule holds for every wait below. A 429 on the last attempt is reported the
@@ -19,6 +24,10 @@
 //! - **401, 403, 404: not retried** — `upstream_auth_failed` (on these endpoints 404 means the
 //!   credential may not see the resource). Other 4xx: not retried, `upstream_error`.
 //! - A call refused by the platform (`allowed_outbound_hosts`) is not retried.
+//!
+//! Every answer is also read for the request log: a throttled answer's `RateLimit-Reason`
+//! (which limit: e.g. a tenant's or the app's global quota; made safe by
+//! [`crate::log::rate_limit_reason`]) and any answer's `X-RateLimit-NearLimit: true`.
 //!
 //! The admin page's live check is the one exception: [`call_once`] makes a single attempt and
 //! hands back the raw answer, since its job is to report what Atlassian said, not to recover.
@@ -170,6 +179,41 @@ fn parse_iso8601(s: &str) -> Option<i128> {
     Some(i128::from(secs) * 1000 + i128::from(millis))
 }
 
+/// The wait a throttled answer asks for, in the order of the module docs: `Retry-After`, then
+/// `X-RateLimit-Reset`, then `Beta-Retry-After`; `None` when none is readable (the backoff
+/// applies).
+pub fn asked_wait(response: &OutboundResponse, unix_now: Duration) -> Option<Duration> {
+    response
+        .header("retry-after")
+        .and_then(|v| parse_retry_after(v, unix_now))
+        .or_else(|| {
+            response
+                .header("x-ratelimit-reset")
+                .and_then(|v| parse_rate_limit_reset(v, unix_now))
+        })
+        .or_else(|| {
+            response
+                .header("beta-retry-after")
+                .and_then(|v| parse_retry_after(v, unix_now))
+        })
+}
+
+/// Notes for the request log what an answer says about Atlassian's limits: the
+/// `RateLimit-Reason` of a throttled answer, and `X-RateLimit-NearLimit: true` on any answer.
+fn note_rate_limit_signals(ctx: &CallContext<'_>, response: &OutboundResponse) {
+    if classify(response.status) == StatusClass::Throttled {
+        if let Some(reason) = response.header("ratelimit-reason") {
+            *ctx.stats.rate_limit_reason.borrow_mut() = Some(crate::log::rate_limit_reason(reason));
+        }
+    }
+    if response
+        .header("x-ratelimit-nearlimit")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        ctx.stats.near_limit.set(true);
+    }
+}
+
 /// The backoff before attempt `attempt + 1`, with jitter from `random`.
 pub fn backoff(attempt: u32, random: u64) -> Duration {
     let exp = BACKOFF_BASE
@@ -206,6 +250,9 @@ pub async fn call<T>(
             .await;
 
         let backoff = backoff(attempt, ctx.runtime.random_u64());
+        if let Ok(response) = &result {
+            note_rate_limit_signals(ctx, response);
+        }
         let (failure, wait) = match result {
             Ok(response) => match classify(response.status) {
                 StatusClass::Success => match parse(&response) {
@@ -214,17 +261,7 @@ pub async fn call<T>(
                 },
                 StatusClass::Refused => return Err(UpstreamError::AuthFailed { origin: source }),
                 StatusClass::Throttled => {
-                    // A readable Retry-After wins; X-RateLimit-Reset is the server's word
-                    // without one.
-                    let unix_now = ctx.runtime.unix_time();
-                    let asked = response
-                        .header("retry-after")
-                        .and_then(|v| parse_retry_after(v, unix_now))
-                        .or_else(|| {
-                            response
-                                .header("x-ratelimit-reset")
-                                .and_then(|v| parse_rate_limit_reset(v, unix_now))
-                        });
+                    let asked = asked_wait(&response, ctx.runtime.unix_time());
                     let wait = asked.unwrap_or(backoff);
                     if response.status == 429 || asked.is_some() {
                         (UpstreamError::RateLimited { retry_after: wait }, wait)
@@ -343,6 +380,34 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(25);
 
+    /// Runs one call against a script of replies and returns its result and the counters.
+    fn run_stats(replies: Vec<Reply>) -> (Result<serde_json::Value, UpstreamError>, Stats) {
+        let rt = FakeRuntime::new();
+        let replies = std::cell::RefCell::new(replies.into_iter());
+        let transport = FakeTransport::new(rt.clone(), move |_| {
+            replies
+                .borrow_mut()
+                .next()
+                .expect("more calls than scripted")
+        });
+        let stats = Stats::default();
+        let ctx = CallContext {
+            transport: &transport,
+            runtime: &*rt,
+            deadline: rt.now.get() + LONG,
+            stats: &stats,
+        };
+        let result = block_on(call(&ctx, SourceKind::Confluence, req, parse_ok));
+        (result, stats)
+    }
+
+    fn throttled(status: u16, headers: &[(&str, &str)]) -> Reply {
+        headers.iter().fold(
+            json(status, serde_json::json!({})),
+            |reply, (name, value)| with_header(reply, name, value),
+        )
+    }
+
     #[test]
     fn success_first_time() {
         let (r, _, calls, _) = run(vec![json(200, serde_json::json!({"ok": 1}))], LONG);
@@ -381,6 +446,157 @@ mod tests {
         );
         assert!(r.is_ok());
         assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(3)]);
+    }
+
+    #[test]
+    fn a_503_with_retry_after_waits_as_a_429_does() {
+        for status in [429, 503] {
+            let (r, rt, calls, _) = run(
+                vec![
+                    throttled(status, &[("Retry-After", "4")]),
+                    json(200, serde_json::json!({"ok": 1})),
+                ],
+                LONG,
+            );
+            assert!(r.is_ok(), "{status}");
+            assert_eq!(calls, 2, "{status}");
+            assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(4)], "{status}");
+        }
+    }
+
+    #[test]
+    fn a_503_with_retry_after_past_the_deadline_is_rate_limited_at_once() {
+        let (r, rt, calls, _) = run(vec![throttled(503, &[("Retry-After", "60")])], LONG);
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(calls, 1);
+        assert!(rt.slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn beta_retry_after_is_read_when_retry_after_is_absent() {
+        for status in [429, 503] {
+            let (r, rt, calls, _) = run(
+                vec![
+                    throttled(status, &[("Beta-Retry-After", "3")]),
+                    json(200, serde_json::json!({})),
+                ],
+                LONG,
+            );
+            assert!(r.is_ok(), "{status}");
+            assert_eq!(calls, 2);
+            assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(3)], "{status}");
+        }
+        // Past the deadline: reported with the wait it asked for, as Retry-After would be.
+        let (r, _, calls, _) = run(vec![throttled(429, &[("Beta-Retry-After", "90")])], LONG);
+        assert_eq!(
+            r.unwrap_err(),
+            UpstreamError::RateLimited {
+                retry_after: Duration::from_secs(90)
+            }
+        );
+        assert_eq!(calls, 1);
+        // Unreadable: the backoff, as with no header at all.
+        let (r, rt, _, _) = run(
+            vec![
+                throttled(429, &[("Beta-Retry-After", "soon")]),
+                json(200, serde_json::json!({})),
+            ],
+            LONG,
+        );
+        assert!(r.is_ok());
+        assert_eq!(*rt.slept.borrow(), vec![backoff(1, u64::MAX / 2)]);
+    }
+
+    #[test]
+    fn retry_after_then_x_ratelimit_reset_then_beta_retry_after() {
+        let both = throttled(429, &[("Retry-After", "2"), ("Beta-Retry-After", "7")]);
+        let (r, rt, _, _) = run(vec![both, json(200, serde_json::json!({}))], LONG);
+        assert!(r.is_ok());
+        assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(2)]);
+        let reset = reset_in(5);
+        let both = throttled(
+            429,
+            &[("X-RateLimit-Reset", &reset), ("Beta-Retry-After", "7")],
+        );
+        let (r, rt, _, _) = run(vec![both, json(200, serde_json::json!({}))], LONG);
+        assert!(r.is_ok());
+        assert_eq!(*rt.slept.borrow(), vec![Duration::from_secs(5)]);
+    }
+
+    #[test]
+    fn a_throttled_answer_leaves_its_rate_limit_reason_for_the_log() {
+        let (r, stats) = run_stats(vec![
+            throttled(
+                429,
+                &[
+                    ("Retry-After", "1"),
+                    ("RateLimit-Reason", "confluence-quota-global-based"),
+                ],
+            ),
+            throttled(
+                503,
+                &[
+                    ("Retry-After", "1"),
+                    ("RateLimit-Reason", "confluence-quota-tenant-based"),
+                ],
+            ),
+            json(200, serde_json::json!({})),
+        ]);
+        assert!(r.is_ok());
+        assert_eq!(
+            stats.rate_limit_reason.borrow().as_deref(),
+            Some("confluence-quota-tenant-based"),
+            "the latest throttled answer's reason"
+        );
+        assert!(!stats.near_limit.get());
+    }
+
+    #[test]
+    fn a_reason_is_logged_only_from_a_throttled_answer_and_only_when_plain() {
+        let ok = with_header(
+            json(200, serde_json::json!({})),
+            "RateLimit-Reason",
+            "confluence-quota-global-based",
+        );
+        let (_, stats) = run_stats(vec![ok]);
+        assert_eq!(*stats.rate_limit_reason.borrow(), None);
+        let (_, stats) = run_stats(vec![
+            throttled(
+                429,
+                &[
+                    ("Retry-After", "1"),
+                    ("RateLimit-Reason", "ada@example.com"),
+                ],
+            ),
+            json(200, serde_json::json!({})),
+        ]);
+        assert_eq!(
+            stats.rate_limit_reason.borrow().as_deref(),
+            Some("unrecognized")
+        );
+    }
+
+    #[test]
+    fn near_limit_is_noted_from_any_answer() {
+        let near = with_header(
+            json(200, serde_json::json!({})),
+            "X-RateLimit-NearLimit",
+            "true",
+        );
+        let (r, stats) = run_stats(vec![near]);
+        assert!(r.is_ok());
+        assert!(stats.near_limit.get());
+        let (_, stats) = run_stats(vec![with_header(
+            json(200, serde_json::json!({})),
+            "X-RateLimit-NearLimit",
+            "false",
+        )]);
+        assert!(!stats.near_limit.get());
     }
 
     #[test]

@@ -173,6 +173,51 @@ async fn error_rows_status_code_and_headers() -> Result<()> {
     env.finish().await
 }
 
+/// `{"accountIds": ["5b10ac8d82e05b22cc7d4ef5"]}` as Python's `gzip.compress(body, mtime=0)`
+/// sends it: what an HTTP client that compresses request bodies puts on the wire.
+const GZIPPED_LOOKUP: [u8; 64] = [
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x4a, 0x4c, 0x4e, 0xce,
+    0x2f, 0xcd, 0x2b, 0xf1, 0x4c, 0x29, 0x56, 0xb2, 0x52, 0x88, 0x56, 0x32, 0x4d, 0x32, 0x34, 0x48,
+    0x4c, 0xb6, 0x48, 0xb1, 0x30, 0x4a, 0x35, 0x30, 0x4d, 0x32, 0x32, 0x4a, 0x4e, 0x36, 0x4f, 0x31,
+    0x49, 0x4d, 0x33, 0x55, 0x8a, 0xad, 0x05, 0x00, 0x53, 0xaa, 0xb1, 0xe8, 0x2c, 0x00, 0x00, 0x00,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_body_is_415_naming_the_accepted_coding() -> Result<()> {
+    let env = Env::start(Sources::Chain, &[]).await?;
+    for coding in ["gzip", "GZIP", "x-gzip", "br", "deflate", "identity, gzip"] {
+        let (status, headers, body) = env
+            .send(
+                env.request(Method::POST, "/")
+                    .header("x-api-key", KEY)
+                    .header("content-type", "application/json")
+                    .header("content-encoding", coding)
+                    .body(GZIPPED_LOOKUP.to_vec()),
+            )
+            .await?;
+        let body: Value = serde_json::from_slice(&body)?;
+        assert_eq!(status, 415, "{coding}");
+        assert_eq!(
+            error_code(&body),
+            "unsupported_content_encoding",
+            "{coding}"
+        );
+        assert_eq!(headers["accept-encoding"], "identity", "{coding}");
+    }
+    assert!(env.fake.requests().is_empty(), "nothing reached Atlassian");
+    // identity is the body as sent.
+    let (status, _, _) = env
+        .send(
+            env.request(Method::POST, "/")
+                .header("x-api-key", KEY)
+                .header("content-encoding", "identity")
+                .body(r#"{"accountIds": ["5b10ac8d82e05b22cc7d4ef5"]}"#),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    env.finish().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_of_exactly_1_mib_passes_and_one_byte_more_is_413() -> Result<()> {
     let env = Env::start(Sources::Admin, &[]).await?;

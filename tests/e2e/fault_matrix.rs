@@ -611,6 +611,7 @@ async fn run(case: Case) -> Result<Report> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_at_every_position_gets_the_contract_answer() -> Result<()> {
+    let _alone = CPU_HEAVY.lock().await;
     let cases = cases();
     let total = cases.len();
     let started = Instant::now();

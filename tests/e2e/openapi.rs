@@ -1,6 +1,9 @@
 //! `openapi.yaml` against the running component: every documented status of `POST /` and
 //! `GET /health` is driven through the compiled `.wasm` (fake-atlassian faults for the 5xx
-//! rows), and each answer's status, headers and body are checked against the document.
+//! rows), and each answer's status, headers and body are checked against the document. The
+//! document describes only what the API accepts: every other method on a listed path is driven
+//! too, and must answer the `405` of `#/components/responses/MethodNotAllowed` with `Allow`
+//! naming exactly the path's operations.
 //!
 //! The schemas are checked by the small validator below rather than a JSON Schema crate: the
 //! document uses a handful of keywords, and the validator refuses any keyword it does not know,
@@ -24,6 +27,11 @@ use crate::support::*;
 pub struct Spec {
     doc: Value,
 }
+
+/// The operation keys of an OpenAPI path item.
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Keywords that only annotate; anything else a schema holds must be checked below.
 const ANNOTATIONS: &[&str] = &[
@@ -83,6 +91,19 @@ impl Spec {
             .get(status.to_string())
             .ok_or_else(|| anyhow!("{method} {path} answered undocumented status {status}"))?;
         self.deref(response)
+    }
+
+    /// The methods `path` lists as operations, uppercase and sorted (what `Allow` must name).
+    pub fn operations(&self, path: &str) -> Vec<String> {
+        let mut methods: Vec<String> = self.doc["paths"][path]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| HTTP_METHODS.contains(&key.as_str()))
+            .map(|(key, _)| key.to_ascii_uppercase())
+            .collect();
+        methods.sort();
+        methods
     }
 
     /// The documented statuses of `method path`.
@@ -358,8 +379,18 @@ async fn drive(
     let headers = r.headers().clone();
     let body = r.bytes().await?;
     let what = format!("{method} {path} -> {status}");
-    let documented = if spec.doc["paths"].get(path).is_some() {
+    let operations = spec.operations(path);
+    let documented = if operations.contains(&method.to_string()) {
         spec.response(path, method, status)?
+    } else if !operations.is_empty() {
+        // A listed path, a method it does not describe: the 405, naming exactly its operations.
+        ensure!(status == 405, "{what}: an undescribed method must be 405");
+        let allow = headers.get("allow").map(|v| v.to_str()).transpose()?;
+        ensure!(
+            allow == Some(operations.join(", ").as_str()),
+            "{what}: Allow {allow:?} is not the path's operations {operations:?}"
+        );
+        spec.deref(&spec.doc["components"]["responses"]["MethodNotAllowed"])?
     } else {
         ensure!(status == 404, "{what}: an unlisted path must be 404");
         spec.deref(&spec.doc["components"]["responses"]["NotFound"])?
@@ -399,6 +430,7 @@ fn the_spec_names_every_error_the_component_can_answer() -> Result<()> {
         ApiError::RequestTimeout,
         ApiError::PayloadTooLarge { limit: 1 },
         ApiError::UnsupportedMediaType,
+        ApiError::UnsupportedContentEncoding,
         ApiError::UpstreamError {
             origin: SourceKind::Admin,
             detail: "x",
@@ -426,20 +458,25 @@ fn the_spec_names_every_error_the_component_can_answer() -> Result<()> {
     }
     let not_found = spec.deref(&spec.doc["components"]["responses"]["NotFound"])?;
     ensure!(spec.error_codes(not_found)?.contains("not_found"));
-    for (path, method) in [
-        ("/", "get"),
-        ("/health", "post"),
-        ("/health/ready", "post"),
-        ("/admin", "post"),
-        ("/admin/app.js", "put"),
-        ("/admin/app.css", "delete"),
-        ("/admin/favicon.svg", "post"),
-        ("/admin/status", "post"),
-    ] {
-        let r = spec.response(path, method, 405)?;
-        ensure!(spec.error_codes(r)?.contains("method_not_allowed"));
-        ensure!(spec.deref(&r["headers"]["Allow"])?["required"] == true);
+    // Refused methods are not operations (tools and generated clients would read them as
+    // accepted); the one 405 response lives in components, with its required Allow.
+    let refused = spec.deref(&spec.doc["components"]["responses"]["MethodNotAllowed"])?;
+    ensure!(spec.error_codes(refused)?.contains("method_not_allowed"));
+    ensure!(spec.deref(&refused["headers"]["Allow"])?["required"] == true);
+    for path in spec.doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(p, _)| p)
+    {
+        for method in spec.operations(path) {
+            ensure!(
+                !spec.statuses(path, &method).contains(&405),
+                "{method} {path} is described as an operation answering 405"
+            );
+        }
     }
+    ensure!(spec.operations("/") == ["POST"]);
     // Every response declares the headers every answer carries.
     for (path, item) in spec.doc["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {
@@ -581,33 +618,64 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
     )
     .await?;
     ensure!(status == 415);
+    let (status, headers, json) = drive(
+        &spec,
+        &mut seen,
+        "POST",
+        "/",
+        post(&three).header("content-encoding", "gzip"),
+    )
+    .await?;
+    ensure!((status, code(&json)) == (415, "unsupported_content_encoding"));
+    ensure!(headers["accept-encoding"] == "identity");
+    let (status, _, _) = drive(
+        &spec,
+        &mut seen,
+        "POST",
+        "/",
+        post(&three).header("content-encoding", "identity"),
+    )
+    .await?;
+    ensure!(status == 200, "identity is the body as sent");
 
-    for (method, path) in [
-        (Method::GET, "/"),
-        (Method::PUT, "/"),
-        (Method::PATCH, "/"),
-        (Method::DELETE, "/"),
-        (Method::POST, "/health"),
-        (Method::PUT, "/health"),
-        (Method::DELETE, "/health"),
-        (Method::POST, "/health/ready"),
-        (Method::POST, "/admin"),
-        (Method::PUT, "/admin/app.js"),
-        (Method::DELETE, "/admin/app.css"),
-        (Method::POST, "/admin/favicon.svg"),
-        (Method::POST, "/admin/status"),
-    ] {
-        let m = method.to_string();
-        let (status, _, _) = drive(
-            &spec,
-            &mut seen,
-            &m,
-            path,
-            env.client.request(method, url(path)),
-        )
-        .await?;
-        ensure!(status == 405, "{m} {path}");
+    // Every method a listed path does not describe: 405 naming the path's operations.
+    let paths: Vec<String> = spec.doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(p, _)| p.clone())
+        .collect();
+    let mut refused = 0;
+    for path in &paths {
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+            Method::TRACE,
+        ] {
+            let m = method.to_string();
+            if spec.operations(path).contains(&m) {
+                continue;
+            }
+            let (status, _, _) = drive(
+                &spec,
+                &mut seen,
+                &m,
+                path,
+                env.client.request(method, url(path)),
+            )
+            .await?;
+            ensure!(status == 405, "{m} {path}");
+            refused += 1;
+        }
     }
+    ensure!(
+        refused == paths.len() * 6,
+        "{refused} refused methods driven"
+    );
     let (status, _, _) = drive(
         &spec,
         &mut seen,

@@ -17,6 +17,11 @@ pub const KEY: &str = "e2e-test-key-0123456789abcdef0123456789";
 pub const KEY2: &str = "e2e-rotated-key-fedcba9876543210fedcba98";
 
 static APP: OnceLock<Arc<devhost::App>> = OnceLock::new();
+
+/// Held for the whole run by the tests that bound a response time from above (the fault
+/// matrix: "answered inside the deadline") and by the CPU-heavy tests (the upstream cost test's
+/// thousands of calls), so one never runs beside the other on a 2-core machine.
+pub static CPU_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static LOG_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn root() -> &'static Path {

@@ -282,6 +282,37 @@ pub(crate) fn answer(state: &State, call: &Call<'_>) -> Reply {
     }
 }
 
+/// Whether a call is metered by the points quota: a Confluence API called as an app (an OAuth
+/// 2.0 bearer token or an app token). API tokens (basic auth) and the admin API are not.
+pub(crate) fn metered(credentials: &Credentials, call: &Call<'_>) -> bool {
+    matches!(
+        call.route,
+        Route::UsersBulk(_) | Route::EmailBulk(_) | Route::EmailSingle(_)
+    ) && matches!(
+        classify(credentials, call.authorization),
+        Cred::ScopedBearer | Cred::App
+    )
+}
+
+/// The user objects a successful answer returned (`users-bulk` results, privacy email
+/// entries), for the points quota; 0 for any other answer.
+pub(crate) fn user_objects(reply: &Reply) -> u64 {
+    if !reply.status.is_success() {
+        return 0;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
+        return 0;
+    };
+    match &body {
+        Value::Array(entries) => entries.len() as u64,
+        Value::Object(o) if o.contains_key("results") => {
+            o["results"].as_array().map_or(0, |r| r.len() as u64)
+        }
+        Value::Object(o) if o.contains_key("accountId") => 1,
+        _ => 0,
+    }
+}
+
 fn check_cloud(credentials: &Credentials, base: &Base) -> Option<Reply> {
     match base {
         Base::Gateway(cloud) if *cloud != credentials.cloud_id => Some(not_found()),
@@ -377,15 +408,13 @@ fn admin_search(state: &State, body: &[u8]) -> Reply {
     let claim = body.get("claimStatus").and_then(Value::as_str);
     // Without claimStatus, managed and unmanaged accounts are both returned.
     let matching: Vec<&User> = state
-        .directory
-        .users
-        .iter()
+        .candidates(wanted.as_ref())
+        .into_iter()
         .filter(|u| match claim {
             Some("managed") => u.managed,
             Some(_) => !u.managed,
             None => true,
         })
-        .filter(|u| wanted.as_ref().is_none_or(|w| w.contains(&u.account_id)))
         .filter(|u| {
             emails
                 .as_ref()
@@ -471,13 +500,8 @@ fn users_bulk(state: &State, body: &[u8]) -> Reply {
         Ok(ids) => ids,
         Err(message) => return bad_request(message),
     };
-    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let known: Vec<&User> = state
-        .directory
-        .users
-        .iter()
-        .filter(|u| wanted.contains(u.account_id.as_str()))
-        .collect();
+    let wanted: HashSet<String> = ids.iter().cloned().collect();
+    let known: Vec<&User> = state.candidates(Some(&wanted));
     let cap = state.users_bulk_page_cap().map(|c| c.max(1));
     let shown = cap.map_or(known.len(), |c| c.min(known.len()));
     let results: Vec<Value> = known[..shown]

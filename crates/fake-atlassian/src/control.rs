@@ -11,6 +11,9 @@
 //! | `PUT /__control/latency` | `{"ms": 50}` | base latency |
 //! | `PUT /__control/admin-page-cap` | `{"cap": 20}` or `{"cap": null}` | admin page cap |
 //! | `PUT /__control/users-bulk-page-cap` | `{"cap": 100}` or `{"cap": null}` | users-bulk results per answer, paged with `_links.next` |
+//! | `PUT /__control/burst-limit` | `{"limit": {"calls": 100, "windowMs": 10000}}` or `{"limit": null}` | a burst limit per endpoint ([`crate::BurstLimit`]) |
+//! | `PUT /__control/points-quota` | `{"quota": {"points": 65000, "scope": "global"}}` or `{"quota": null}` | the points quota of app traffic, points used reset ([`crate::PointsQuota`]) |
+//! | `GET /__control/limits` | | `{"burstLimit": {...} or null, "pointsQuota": {...} or null, "pointsUsed": N}` |
 //!
 //! Success is 204 (or 200 with JSON for `GET`); a bad body is 400, anything else 404.
 
@@ -21,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::fault::{Endpoint, Fault};
+use crate::limits::{BurstLimit, PointsQuota};
 use crate::reply::Reply;
 use crate::server::State;
 
@@ -47,6 +51,18 @@ struct LatencyBody {
 #[serde(deny_unknown_fields)]
 struct PageCapBody {
     cap: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BurstBody {
+    limit: Option<BurstLimit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaBody {
+    quota: Option<PointsQuota>,
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
@@ -89,6 +105,22 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
             state.set_users_bulk_page_cap(b.cap);
             Reply::no_content()
         }),
+        (&Method::PUT, "burst-limit") => parse::<BurstBody>(body).map(|b| {
+            state.set_burst_limit(b.limit);
+            Reply::no_content()
+        }),
+        (&Method::PUT, "points-quota") => parse::<QuotaBody>(body).map(|b| {
+            state.set_points_quota(b.quota);
+            Reply::no_content()
+        }),
+        (&Method::GET, "limits") => Ok(Reply::json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "burstLimit": state.burst_limit(),
+                "pointsQuota": state.points_quota(),
+                "pointsUsed": state.points_used(),
+            }),
+        )),
         _ => Ok(Reply::error(
             StatusCode::NOT_FOUND,
             "Unknown control request",

@@ -12,11 +12,18 @@
 //! | `latency`        | `ms` (required)                                                 |
 //! | `rateLimited`    | at most one `retryAfterSeconds` / `retryAfterDate` / `retryAfterRaw` |
 //! | `rateLimitReset` | `resetSeconds` (required)                                       |
+//! | `quotaExhausted` | `reason` (default `confluence-quota-global-based`, sent verbatim), at most one `retryAfter*` |
+//! | `betaRateLimited`| `betaRetryAfterSeconds` (required)                              |
 //! | `status`         | `status` (required), at most one `retryAfter*`                  |
 //! | `hang`, `malformedJson`, `truncatedJson`, `dropConnection`, `htmlBadRequest` | none |
 //!
 //! `retryAfterDate` is an HTTP date (`Tue, 15 Nov 1994 08:12:31 GMT`); `retryAfterRaw` is sent
 //! verbatim (e.g. `"9223372036854775807"`).
+//!
+//! Throttling answers carry the headers Atlassian documents for the called API: the admin API
+//! only `X-RateLimit-Limit`, `-Remaining` and `-Reset` (and `Retry-After` where the fault gives
+//! one); the Confluence APIs also `RateLimit-Reason`, `X-RateLimit-NearLimit` and the `Beta-`
+//! forms of the points quota (see [`crate::limits`] for the limits the fake can enforce).
 
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +31,7 @@ use hyper::header::{HeaderName, RETRY_AFTER};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{self, PointsQuota, QuotaScope};
 use crate::reply::{ErrorShape, Reply, JSON};
 
 /// An API endpoint of the fake, for fault injection and request counts.
@@ -83,6 +91,29 @@ pub enum Fault {
         /// How far ahead the reset time is.
         after: Duration,
     },
+    /// The 429 of a spent points quota. On the Confluence APIs: `RateLimit-Reason: <reason>`,
+    /// `X-RateLimit-Limit: 65000`, `X-RateLimit-Remaining: 0`, `X-RateLimit-NearLimit: true`,
+    /// `X-RateLimit-Reset` at the top of the next UTC hour, and `Retry-After` (the given one, or
+    /// the seconds until that reset). On the admin API, which documents neither the reason nor
+    /// the quota: `X-RateLimit-Limit`, `-Remaining: 0` and `-Reset`, and `Retry-After` if given.
+    QuotaExhausted {
+        /// The `RateLimit-Reason` value, sent verbatim when it is valid header text (e.g.
+        /// `confluence-quota-tenant-based`); `None`: `confluence-quota-global-based`.
+        reason: Option<String>,
+        /// The `Retry-After` header; `None`: until the top of the next UTC hour.
+        retry_after: Option<RetryAfter>,
+    },
+    /// A 429 as answered while Atlassian's points quota still sent its headers in their beta
+    /// form: on the Confluence APIs `Beta-Retry-After: <seconds>`,
+    /// `Beta-RateLimit-Policy: "global-app-quota";q=65000;w=3600`,
+    /// `Beta-RateLimit: "global-app-quota";r=0;t=<seconds>`,
+    /// `RateLimit-Reason: confluence-quota-global-based`, `X-RateLimit-Limit: 65000` and
+    /// `X-RateLimit-Remaining: 0`, and neither `Retry-After` nor `X-RateLimit-Reset`. On the admin
+    /// API (no beta headers documented) it is [`Fault::RateLimitReset`] with the same wait.
+    BetaRateLimited {
+        /// The wait, in whole seconds.
+        after: Duration,
+    },
     /// This status (500 if not a valid status code) with a JSON error body.
     Status {
         /// The HTTP status, e.g. 500, 502, 503, 504.
@@ -109,6 +140,8 @@ impl Fault {
             Fault::Latency(_) => "latency",
             Fault::RateLimited { .. } => "rateLimited",
             Fault::RateLimitReset { .. } => "rateLimitReset",
+            Fault::QuotaExhausted { .. } => "quotaExhausted",
+            Fault::BetaRateLimited { .. } => "betaRateLimited",
             Fault::Status { .. } => "status",
             Fault::Hang => "hang",
             Fault::MalformedJson => "malformedJson",
@@ -121,6 +154,11 @@ impl Fault {
 
 /// The `X-RateLimit-Limit` value sent with injected 429s.
 const RATE_LIMIT: &str = "100";
+/// The points quota the quota faults report: Atlassian's tier 1 default, 65,000 an hour.
+const DEFAULT_QUOTA: PointsQuota = PointsQuota {
+    points: 65_000,
+    scope: QuotaScope::Global,
+};
 /// The reset delay announced with a `Retry-After` that is not a number or a date.
 const DEFAULT_RESET: Duration = Duration::from_secs(60);
 
@@ -164,6 +202,58 @@ pub(crate) fn rate_limit_reset(after: Duration, now: SystemTime, shape: ErrorSha
     }
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
     limited(shape).with_header(HeaderName::from_static("x-ratelimit-reset"), &iso8601(at))
+}
+
+/// The answer of [`Fault::QuotaExhausted`].
+pub(crate) fn quota_exhausted(
+    reason: Option<&str>,
+    retry_after: Option<&RetryAfter>,
+    now: SystemTime,
+    shape: ErrorShape,
+) -> Reply {
+    match shape {
+        ErrorShape::Confluence => limits::quota_exhausted(
+            DEFAULT_QUOTA,
+            reason.unwrap_or(DEFAULT_QUOTA.scope.reason()),
+            retry_after.map(RetryAfter::header_value),
+            now,
+        ),
+        ErrorShape::Admin => {
+            let reply = limited(shape).with_header(
+                HeaderName::from_static("x-ratelimit-reset"),
+                &iso8601(limits::next_hour(now)),
+            );
+            with_retry_after(reply, retry_after)
+        }
+    }
+}
+
+/// The answer of [`Fault::BetaRateLimited`].
+pub(crate) fn beta_rate_limited(after: Duration, now: SystemTime, shape: ErrorShape) -> Reply {
+    if shape == ErrorShape::Admin {
+        return rate_limit_reset(after, now, shape);
+    }
+    let secs = after.as_secs().to_string();
+    let policy = DEFAULT_QUOTA.scope.policy();
+    Reply::error_in(shape, StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
+        .with_header(HeaderName::from_static("beta-retry-after"), &secs)
+        .with_header(
+            HeaderName::from_static("beta-ratelimit-policy"),
+            &format!("\"{policy}\";q={};w=3600", DEFAULT_QUOTA.points),
+        )
+        .with_header(
+            HeaderName::from_static("beta-ratelimit"),
+            &format!("\"{policy}\";r=0;t={secs}"),
+        )
+        .with_header(
+            HeaderName::from_static("ratelimit-reason"),
+            DEFAULT_QUOTA.scope.reason(),
+        )
+        .with_header(
+            HeaderName::from_static("x-ratelimit-limit"),
+            &DEFAULT_QUOTA.points.to_string(),
+        )
+        .with_header(HeaderName::from_static("x-ratelimit-remaining"), "0")
 }
 
 /// The answer of [`Fault::Status`].
@@ -257,6 +347,10 @@ struct FaultWire {
     retry_after_raw: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reset_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    beta_retry_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +359,8 @@ enum FaultKind {
     Latency,
     RateLimited,
     RateLimitReset,
+    QuotaExhausted,
+    BetaRateLimited,
     Status,
     Hang,
     MalformedJson,
@@ -309,7 +405,10 @@ impl TryFrom<FaultWire> for Fault {
     fn try_from(wire: FaultWire) -> Result<Fault, String> {
         let takes_ms = wire.kind == FaultKind::Latency;
         let takes_status = wire.kind == FaultKind::Status;
-        let takes_retry = matches!(wire.kind, FaultKind::RateLimited | FaultKind::Status);
+        let takes_retry = matches!(
+            wire.kind,
+            FaultKind::RateLimited | FaultKind::Status | FaultKind::QuotaExhausted
+        );
         if wire.ms.is_some() && !takes_ms {
             return Err("only kind latency takes ms".into());
         }
@@ -317,7 +416,15 @@ impl TryFrom<FaultWire> for Fault {
             return Err("only kind status takes status".into());
         }
         if wire.has_retry_after() && !takes_retry {
-            return Err("only kinds rateLimited and status take retryAfter*".into());
+            return Err(
+                "only kinds rateLimited, quotaExhausted and status take retryAfter*".into(),
+            );
+        }
+        if wire.reason.is_some() && wire.kind != FaultKind::QuotaExhausted {
+            return Err("only kind quotaExhausted takes reason".into());
+        }
+        if wire.beta_retry_after_seconds.is_some() && wire.kind != FaultKind::BetaRateLimited {
+            return Err("only kind betaRateLimited takes betaRetryAfterSeconds".into());
         }
         if wire.reset_seconds.is_some() && wire.kind != FaultKind::RateLimitReset {
             return Err("only kind rateLimitReset takes resetSeconds".into());
@@ -334,6 +441,16 @@ impl TryFrom<FaultWire> for Fault {
                 after: Duration::from_secs(
                     wire.reset_seconds
                         .ok_or("kind rateLimitReset needs resetSeconds")?,
+                ),
+            },
+            FaultKind::QuotaExhausted => Fault::QuotaExhausted {
+                reason: wire.reason.clone(),
+                retry_after: wire.retry_after()?,
+            },
+            FaultKind::BetaRateLimited => Fault::BetaRateLimited {
+                after: Duration::from_secs(
+                    wire.beta_retry_after_seconds
+                        .ok_or("kind betaRateLimited needs betaRetryAfterSeconds")?,
                 ),
             },
             FaultKind::Status => Fault::Status {
@@ -359,6 +476,8 @@ impl From<Fault> for FaultWire {
             retry_after_date: None,
             retry_after_raw: None,
             reset_seconds: None,
+            reason: None,
+            beta_retry_after_seconds: None,
         };
         let retry_after = match fault {
             Fault::Latency(d) => {
@@ -373,6 +492,19 @@ impl From<Fault> for FaultWire {
             Fault::RateLimitReset { after } => {
                 wire.kind = FaultKind::RateLimitReset;
                 wire.reset_seconds = Some(after.as_secs());
+                None
+            }
+            Fault::QuotaExhausted {
+                reason,
+                retry_after,
+            } => {
+                wire.kind = FaultKind::QuotaExhausted;
+                wire.reason = reason;
+                retry_after
+            }
+            Fault::BetaRateLimited { after } => {
+                wire.kind = FaultKind::BetaRateLimited;
+                wire.beta_retry_after_seconds = Some(after.as_secs());
                 None
             }
             Fault::Status {
@@ -428,6 +560,17 @@ mod tests {
             Fault::RateLimitReset {
                 after: Duration::from_secs(3),
             },
+            Fault::QuotaExhausted {
+                reason: None,
+                retry_after: None,
+            },
+            Fault::QuotaExhausted {
+                reason: Some("confluence-quota-tenant-based".into()),
+                retry_after: Some(RetryAfter::Seconds(2)),
+            },
+            Fault::BetaRateLimited {
+                after: Duration::from_secs(4),
+            },
             Fault::Status {
                 status: 503,
                 retry_after: Some(RetryAfter::Date(date)),
@@ -473,6 +616,9 @@ mod tests {
             json!({"kind": "rateLimited", "status": 500}),
             json!({"kind": "rateLimitReset"}),
             json!({"kind": "rateLimited", "resetSeconds": 1}),
+            json!({"kind": "rateLimited", "reason": "x"}),
+            json!({"kind": "betaRateLimited"}),
+            json!({"kind": "quotaExhausted", "betaRetryAfterSeconds": 1}),
             json!({"kind": "rateLimited", "retryAfterSeconds": 1, "retryAfterRaw": "1"}),
             json!({"kind": "status", "status": 503, "retryAfterDate": "tomorrow"}),
             json!({"kind": "nope"}),

@@ -9,10 +9,12 @@
 //!
 //! It is deterministic (no randomness), records every API request it receives (kind of
 //! credential only, never the credential; whether the body came chunked), and can inject faults
-//! per endpoint: latency, 429s (with `Retry-After`, with only `X-RateLimit-Reset`, or blind),
-//! 5xx with `Retry-After`, hangs, malformed or truncated JSON, dropped connections and HTML 400s.
-//! Knobs page the answers: the admin search below its `limit`, and `users-bulk` with
-//! `_links.next`.
+//! per endpoint: latency, 429s (with `Retry-After`, with only `X-RateLimit-Reset`, blind, a spent
+//! points quota with its `RateLimit-Reason`, or with only the beta `Beta-Retry-After`), 5xx (503
+//! included) with `Retry-After`, hangs, malformed or truncated JSON, dropped connections and HTML
+//! 400s. Knobs page the answers (the admin search below its `limit`, and `users-bulk` with
+//! `_links.next`) and enforce Atlassian's rate limits: a burst limit per endpoint and the points
+//! quota of app traffic, with the headers Atlassian documents ([`BurstLimit`], [`PointsQuota`]).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -36,11 +38,13 @@ mod api;
 mod control;
 mod directory;
 mod fault;
+mod limits;
 mod record;
 mod reply;
 mod server;
 
 pub use directory::{Credentials, Directory, User, Visibility};
 pub use fault::{Endpoint, Fault, RetryAfter};
+pub use limits::{points, BurstLimit, PointsQuota, QuotaScope};
 pub use record::{AuthKind, RecordedRequest};
 pub use server::FakeAtlassian;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use fake_atlassian::{Credentials, Directory, FakeAtlassian};
+use fake_atlassian::{BurstLimit, Credentials, Directory, FakeAtlassian, PointsQuota, QuotaScope};
 
 /// Serve a fake Atlassian Cloud (admin API, Confluence user API, privacy email API).
 #[derive(Parser, Debug)]
@@ -34,6 +34,21 @@ struct Args {
     /// Cap on the results of one users-bulk answer (pages it with `_links.next`).
     #[arg(long, value_name = "N")]
     users_bulk_page_cap: Option<usize>,
+    /// A burst limit: at most N calls per --burst-window-ms on each endpoint, then 429 with
+    /// Retry-After.
+    #[arg(long, value_name = "N")]
+    burst_calls: Option<u32>,
+    /// The burst limit's window, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10_000,
+        requires = "burst_calls"
+    )]
+    burst_window_ms: u64,
+    /// An hourly points quota for app traffic (OAuth bearer / app token), global scope.
+    #[arg(long, value_name = "POINTS")]
+    points_quota: Option<u64>,
     /// Organization id in admin API paths.
     #[arg(long)]
     org_id: Option<String>,
@@ -101,6 +116,14 @@ async fn main() -> anyhow::Result<()> {
     }
     fake.set_admin_page_cap(args.admin_page_cap);
     fake.set_users_bulk_page_cap(args.users_bulk_page_cap);
+    fake.set_burst_limit(args.burst_calls.map(|calls| BurstLimit {
+        calls,
+        window: Duration::from_millis(args.burst_window_ms),
+    }));
+    fake.set_points_quota(args.points_quota.map(|points| PointsQuota {
+        points,
+        scope: QuotaScope::Global,
+    }));
 
     let url = fake.url();
     let c = fake.credentials();

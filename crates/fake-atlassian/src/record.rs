@@ -60,7 +60,9 @@ pub struct RecordedRequest {
     pub cursor: Option<String>,
     /// The status answered; 0 while pending and for hang / dropped connections.
     pub status: u16,
-    /// The injected fault's kind ([`crate::Fault::name`]), if one was applied.
+    /// The injected fault's kind ([`crate::Fault::name`]), if one was applied; or the limit
+    /// that refused the call: `burstLimit` or `pointsQuota` ([`crate::BurstLimit`],
+    /// [`crate::PointsQuota`]).
     pub fault: Option<String>,
     /// Whether the request body came with `Transfer-Encoding: chunked` (rather than a
     /// `Content-Length`).

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -31,6 +31,7 @@ use crate::api::{self, Call, Route};
 use crate::control;
 use crate::directory::{Credentials, Directory};
 use crate::fault::{self, Endpoint, Fault};
+use crate::limits::{self, BurstLimit, Limits, PointsQuota};
 use crate::record::{AuthKind, RecordedRequest};
 use crate::reply::{ErrorShape, Reply};
 
@@ -56,11 +57,22 @@ pub(crate) struct State {
     users_bulk_page_cap: Mutex<Option<usize>>,
     /// Every admin search cursor handed out; any other cursor is a 400.
     issued_cursors: Mutex<HashSet<String>>,
+    /// The burst limit and points quota, when set.
+    limits: Mutex<Limits>,
+    /// Each account id's position in the directory, to find asked-for users without a scan.
+    positions: HashMap<String, usize>,
 }
 
 impl State {
     fn new(directory: Directory, credentials: Credentials) -> State {
+        let positions = directory
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.account_id.clone(), i))
+            .collect();
         State {
+            positions,
             directory,
             credentials,
             faults: Mutex::new(HashMap::new()),
@@ -71,7 +83,22 @@ impl State {
             admin_page_cap: Mutex::new(None),
             users_bulk_page_cap: Mutex::new(None),
             issued_cursors: Mutex::new(HashSet::new()),
+            limits: Mutex::new(Limits::default()),
         }
+    }
+
+    /// The users whose id is in `wanted`, in directory order; every user when `wanted` is
+    /// `None`. A lookup per id, not a scan of the directory.
+    pub fn candidates(&self, wanted: Option<&HashSet<String>>) -> Vec<&crate::User> {
+        let Some(wanted) = wanted else {
+            return self.directory.users.iter().collect();
+        };
+        let mut at: Vec<usize> = wanted
+            .iter()
+            .filter_map(|id| self.positions.get(id).copied())
+            .collect();
+        at.sort_unstable();
+        at.into_iter().map(|i| &self.directory.users[i]).collect()
     }
 
     pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
@@ -110,6 +137,26 @@ impl State {
 
     pub fn users_bulk_page_cap(&self) -> Option<usize> {
         *lock(&self.users_bulk_page_cap)
+    }
+
+    pub fn set_burst_limit(&self, burst: Option<BurstLimit>) {
+        lock(&self.limits).set_burst(burst);
+    }
+
+    pub fn burst_limit(&self) -> Option<BurstLimit> {
+        lock(&self.limits).burst()
+    }
+
+    pub fn set_points_quota(&self, quota: Option<PointsQuota>) {
+        lock(&self.limits).set_quota(quota);
+    }
+
+    pub fn points_quota(&self) -> Option<PointsQuota> {
+        lock(&self.limits).quota()
+    }
+
+    pub fn points_used(&self) -> u64 {
+        lock(&self.limits).used()
     }
 
     /// A fresh number, to make each cursor handed out distinct.
@@ -264,6 +311,27 @@ impl FakeAtlassian {
         self.inner.state.set_users_bulk_page_cap(cap);
     }
 
+    /// Enforces a burst limit on every API endpoint (any credential): at most `calls` calls per
+    /// `window` each, past which a call gets `429` with `Retry-After` and `X-RateLimit-*`
+    /// ([`crate::limits`]). `None` (the default): no limit. Setting it starts new windows.
+    pub fn set_burst_limit(&self, burst: Option<BurstLimit>) {
+        self.inner.state.set_burst_limit(burst);
+    }
+
+    /// Meters app traffic (Confluence calls with the OAuth bearer or the app token) against an
+    /// hourly points quota: 1 point a call plus 2 per user object returned, reported in
+    /// `X-RateLimit-*` and `Beta-RateLimit*` headers; once spent, `429` with `RateLimit-Reason`
+    /// ([`crate::limits`]). `None` (the default): not metered. Setting it forgets the points
+    /// used.
+    pub fn set_points_quota(&self, quota: Option<PointsQuota>) {
+        self.inner.state.set_points_quota(quota);
+    }
+
+    /// Points charged since the quota was last set.
+    pub fn points_used(&self) -> u64 {
+        self.inner.state.points_used()
+    }
+
     /// Every API request recorded since the last clear, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.inner.state.requests()
@@ -405,11 +473,23 @@ async fn handle(
         Ok(_) => api::answer(&state, call),
         Err(_) => too_large(),
     };
+    let wall = SystemTime::now();
+    // An answer under the limits (a latency fault delays it, and it still counts against them).
+    let mut throttled = None;
+    let mut served = |call: &Call<'_>| match endpoint {
+        Some(endpoint) => {
+            let now = SystemTime::now();
+            let (reply, by) = limited(&state, endpoint, call, now, shape, normal);
+            throttled = by;
+            reply
+        }
+        None => normal(call),
+    };
     let reply = match fault {
-        None => normal(&call),
+        None => served(&call),
         Some(Fault::Latency(delay)) => {
             tokio::time::sleep(delay).await;
-            normal(&call)
+            served(&call)
         }
         Some(Fault::RateLimited { retry_after }) => {
             fault::rate_limited(retry_after.as_ref(), SystemTime::now(), shape)
@@ -417,6 +497,11 @@ async fn handle(
         Some(Fault::RateLimitReset { after }) => {
             fault::rate_limit_reset(after, SystemTime::now(), shape)
         }
+        Some(Fault::QuotaExhausted {
+            reason,
+            retry_after,
+        }) => fault::quota_exhausted(reason.as_deref(), retry_after.as_ref(), wall, shape),
+        Some(Fault::BetaRateLimited { after }) => fault::beta_rate_limited(after, wall, shape),
         Some(Fault::Status {
             status,
             retry_after,
@@ -430,8 +515,49 @@ async fn handle(
         Some(Fault::DropConnection) => return Err(CloseConnection),
         Some(Fault::HtmlBadRequest) => fault::html_bad_request(),
     };
-    state.update(seq, |r| r.status = reply.status.as_u16());
+    state.update(seq, |r| {
+        r.status = reply.status.as_u16();
+        if let Some(by) = throttled {
+            r.fault = Some(by.to_owned());
+        }
+    });
     Ok(reply.into_response())
+}
+
+/// An unfaulted API call under the limits: refused past the burst limit or a spent points
+/// quota (recorded as the fault `burstLimit` / `pointsQuota`), else answered, metered and
+/// labelled with the limits' headers.
+fn limited(
+    state: &State,
+    endpoint: Endpoint,
+    call: &Call<'_>,
+    wall: SystemTime,
+    shape: ErrorShape,
+    normal: impl Fn(&Call<'_>) -> Reply,
+) -> (Reply, Option<&'static str>) {
+    let metered = api::metered(&state.credentials, call) && state.points_quota().is_some();
+    let burst = {
+        let mut limits = lock(&state.limits);
+        match limits.admit(endpoint, Instant::now(), wall, shape) {
+            Ok(burst) => burst,
+            Err(refused) => return (refused, Some("burstLimit")),
+        }
+    };
+    if metered {
+        let mut limits = lock(&state.limits);
+        if let Some(refused) = limits.refuse_spent(wall) {
+            return (refused, Some("pointsQuota"));
+        }
+        let reply = normal(call);
+        let points = limits::points(api::user_objects(&reply));
+        return (limits.charge(reply, points, wall), None);
+    }
+    let reply = normal(call);
+    let reply = match burst {
+        Some((limit, remaining)) => limits::with_burst_headers(reply, limit, remaining),
+        None => reply,
+    };
+    (reply, None)
 }
 
 fn too_large() -> Reply {

@@ -1,6 +1,7 @@
 //! The published API constraints the fake enforces, one rule per file (sources:
 //! `/work/shared/ATLASSIAN.md`: the Organizations REST API spec for `searchDirectoryUsers`, the
-//! Confluence REST v2 spec for `users-bulk`).
+//! Confluence REST v2 spec for `users-bulk`, Atlassian's "Rate limiting" pages for the
+//! throttling answers, the burst limit and the points quota).
 
 mod admin_account_ids;
 mod admin_claim_status;
@@ -8,8 +9,11 @@ mod admin_cursor;
 mod admin_errors;
 mod admin_limit;
 mod admin_search_term;
+mod burst_limit;
 mod chunked_bodies;
 mod demo_directory;
+mod points_quota;
+mod rate_limit_headers;
 mod rate_limit_reset;
 mod users_bulk_body;
 mod users_bulk_paging;
