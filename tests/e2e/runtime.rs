@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result};
 use devhost::real_spin::Spin;
 
 /// The start of the line a skipped test prints, once, to stderr.
@@ -71,40 +71,15 @@ pub fn runtime() -> &'static Runtime {
     })
 }
 
-/// The component file `spin.toml` names as its `source`.
-pub fn manifest_source() -> Result<PathBuf> {
-    let manifest = devhost::manifest::Manifest::load(&root().join("spin.toml"))?;
-    let mut sources = manifest.components.values().map(|c| c.source.clone());
-    let source = sources.next().context("spin.toml has no component")?;
-    ensure!(
-        sources.next().is_none(),
-        "spin.toml has more than one component"
-    );
-    Ok(source)
-}
-
-/// Checks the binary and makes sure the manifest's `source` is the component under test.
+/// Checks the binary and makes sure spin.toml's `source` is the component under test
+/// (`IDENTITY_ACCESSOR_WASM`, if set, must name it; else `spin build` runs once).
 fn prepare_spin(bin: PathBuf) -> Result<Spin> {
     let spin = Spin::locate(&bin)?;
-    let source = manifest_source()?;
-    match std::env::var_os("IDENTITY_ACCESSOR_WASM") {
-        Some(wasm) => {
-            let same = std::fs::canonicalize(&wasm).ok() == std::fs::canonicalize(&source).ok();
-            ensure!(
-                same && source.is_file(),
-                "on Spin the suite serves spin.toml as it is, whose component is {}; \
-                 IDENTITY_ACCESSOR_WASM names {}. Unset IDENTITY_ACCESSOR_WASM (the suite then \
-                 runs `spin build` first) or point it at that file, built with \
-                 `cargo build --target wasm32-wasip2 --release`",
-                source.display(),
-                PathBuf::from(wasm).display()
-            );
-        }
-        None => {
-            eprintln!("e2e: spin build (brings {} up to date)", source.display());
-            spin.build(&root().join("spin.toml"))?;
-        }
-    }
+    let wanted = std::env::var_os("IDENTITY_ACCESSOR_WASM").map(PathBuf::from);
+    spin.component(&root().join("spin.toml"), wanted.as_deref())
+        .context(
+            "IDENTITY_ACCESSOR_WASM: unset it (the suite then runs `spin build`) or name that file",
+        )?;
     Ok(spin)
 }
 

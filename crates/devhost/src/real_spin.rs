@@ -128,6 +128,43 @@ impl Spin {
         Ok(())
     }
 
+    /// Makes sure the component `spin up -f manifest` serves is the one under test, and returns
+    /// its path (the manifest's one component `source`). With `wanted` (a component the caller
+    /// was asked to test) it must be that same file; without, `spin build` brings it up to
+    /// date.
+    pub fn component(&self, manifest: &Path, wanted: Option<&Path>) -> anyhow::Result<PathBuf> {
+        let loaded = crate::manifest::Manifest::load(manifest)?;
+        let mut sources = loaded.components.values().map(|c| c.source.clone());
+        let source = sources
+            .next()
+            .with_context(|| format!("{} has no component", manifest.display()))?;
+        ensure!(
+            sources.next().is_none(),
+            "{} has more than one component",
+            manifest.display()
+        );
+        match wanted {
+            Some(wanted) => {
+                let same =
+                    std::fs::canonicalize(wanted).ok() == std::fs::canonicalize(&source).ok();
+                ensure!(
+                    same && source.is_file(),
+                    "Spin serves {} as it is, whose component is {}; the component asked for is \
+                     {}. Build that file (`spin build`, or `cargo build --target wasm32-wasip2 \
+                     --release`) and ask for it, or ask for none and `spin build` runs first",
+                    manifest.display(),
+                    source.display(),
+                    wanted.display()
+                );
+            }
+            None => {
+                eprintln!("spin build (brings {} up to date)", source.display());
+                self.build(manifest)?;
+            }
+        }
+        Ok(source)
+    }
+
     /// Starts `spin up` on `manifest` and waits until it serves.
     pub async fn up(&self, manifest: &Path, opts: SpinUpOptions) -> anyhow::Result<SpinServer> {
         std::fs::create_dir_all(&opts.log_dir)
