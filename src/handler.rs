@@ -34,7 +34,7 @@ use crate::auth::{presented_key, ApiKeys};
 use crate::config::{Config, ConfigError};
 use crate::error::{ApiError, Response};
 use crate::log::{method_name, rfc3339, RequestLog};
-use crate::platform::{Platform, Runtime};
+use crate::platform::{Platform, ReadOnce, Runtime};
 use crate::request::{is_json_content_type, parse_lookup, MAX_BODY_BYTES};
 use crate::resolve::resolve;
 use crate::upstream::{CallContext, Stats};
@@ -62,8 +62,51 @@ pub enum BodyError {
 
 /// A request body, read on demand and bounded.
 pub trait Body {
-    /// Reads the whole body, failing with [`BodyError::TooLarge`] as soon as it passes `limit`.
-    fn read(self, limit: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>>;
+    /// Reads the whole body into `into` chunk by chunk ([`BodyBuffer::push`]), failing with
+    /// [`BodyError::TooLarge`] as soon as it passes the buffer's limit.
+    fn read(self, into: BodyBuffer) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>>;
+}
+
+/// A body being read into memory, never past its limit and never with a buffer larger than the
+/// limit: the buffer starts at the declared `Content-Length` (at most the limit), so a body that
+/// says its size is read into one allocation; otherwise it doubles as chunks arrive, capped at
+/// the limit (a plain `Vec` would double past it, to twice the limit, and hold the old and the
+/// new buffer at once while copying). Used for the request body and for upstream responses.
+#[derive(Debug)]
+pub struct BodyBuffer {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl BodyBuffer {
+    /// An empty buffer for a body of at most `limit` bytes, `declared` long if it says so.
+    pub fn new(limit: usize, declared: Option<u64>) -> BodyBuffer {
+        let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+        BodyBuffer {
+            bytes: Vec::with_capacity(capacity),
+            limit,
+        }
+    }
+
+    /// Appends `chunk`, or fails with [`BodyError::TooLarge`] (keeping nothing more) if the
+    /// body would pass the limit.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+        let needed = self.bytes.len() + chunk.len();
+        if needed > self.limit {
+            return Err(BodyError::TooLarge);
+        }
+        if needed > self.bytes.capacity() {
+            let grown = needed.max(self.bytes.capacity() * 2).min(self.limit);
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The bytes read.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 /// A request as the core sees it.
@@ -190,6 +233,13 @@ pub async fn handle<B: Body>(
     request: Request<B>,
     platform: &Platform<'_>,
 ) -> (Response, RequestLog) {
+    // Each variable is read from the provider at most once in this request, whoever asks.
+    let variables = ReadOnce::new(platform.variables);
+    let platform = &Platform {
+        variables: &variables,
+        transport: platform.transport,
+        runtime: platform.runtime,
+    };
     let started = platform.runtime.now();
     let mut log = RequestLog {
         time: rfc3339(platform.runtime.unix_time()),
@@ -325,7 +375,7 @@ async fn lookup<B: Body>(
             limit: MAX_BODY_BYTES,
         });
     }
-    let reading = request.body.read(MAX_BODY_BYTES);
+    let reading = request.body.read(BodyBuffer::new(MAX_BODY_BYTES, declared));
     let body_deadline = platform.runtime.sleep(remaining());
     let body = match future::select(reading, body_deadline).await {
         Either::Left((result, _)) => result,
@@ -339,6 +389,8 @@ async fn lookup<B: Body>(
     })?;
 
     let lookup = parse_lookup(&body, config.max_account_ids)?;
+    // The ids are copied out: the body's memory is free again before any upstream call.
+    drop(body);
     log.ids_requested = lookup.requested;
     log.ids_distinct = lookup.ids.len();
     if lookup.ids.is_empty() {

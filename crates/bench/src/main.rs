@@ -13,8 +13,12 @@
 //!   invalid and unauthorized requests; every answer is checked; writes `target/bench/load.json`
 //!   and exits non-zero on a wrong answer or an error.
 //! - `bench parse-memory` — the peak heap of parsing a 2 MiB upstream page (the largest the
-//!   component reads), natively with a counting allocator, against the collect-then-filter
-//!   code it replaced; writes `target/bench/parse-memory.json`. The suite includes it.
+//!   component reads) and of reading and parsing each hostile 1 MiB request body, natively
+//!   with a counting allocator, against the code each replaced; writes
+//!   `target/bench/parse-memory.json`. The suite includes it.
+//! - `bench memory-cap [--spin PATH]...` — the smallest instance memory cap at which every
+//!   hostile request body, four at once, gets its documented answer, on devhost and on each real
+//!   Spin given; writes `target/bench/memory-cap.json`.
 //! - `bench sizes` — the `.wasm` size for each release-profile setting; writes
 //!   `target/bench/sizes.json`, which the suite then includes.
 //!
@@ -22,7 +26,9 @@
 
 mod client;
 mod env;
+mod hostile;
 mod load;
+mod memory_cap;
 mod parse_memory;
 mod sizes;
 mod stats;
@@ -80,8 +86,16 @@ enum Command {
     },
     /// Builds the component with each release-profile variant and records the sizes.
     Sizes,
-    /// Peak heap of parsing a 2 MiB upstream page, filtered while parsing vs. collected.
+    /// Peak heap of parsing a 2 MiB upstream page and each hostile 1 MiB request body, now vs.
+    /// the code each replaced.
     ParseMemory,
+    /// The smallest `--max-instance-memory` at which every hostile request body gets its
+    /// documented answer, four at once, on devhost and on each `--spin` binary.
+    MemoryCap {
+        /// A real `spin` binary to measure too (repeatable).
+        #[arg(long)]
+        spin: Vec<PathBuf>,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -109,6 +123,13 @@ async fn main() -> Result<()> {
     match cli.command {
         Some(Command::Sizes) => tokio::task::spawn_blocking(sizes::run).await?,
         Some(Command::ParseMemory) => parse_memory::run(),
+        Some(Command::MemoryCap { spin }) => {
+            memory_cap::run(memory_cap::Opts {
+                wasm: cli.wasm,
+                spin,
+            })
+            .await
+        }
         Some(Command::Load {
             connections,
             duration,

@@ -947,15 +947,23 @@ mod tests {
         const PAGE: usize = 64 * 1024;
         let mut cap = MemoryCap::new(Arc::from("c"), Some(8 * MB));
         // Up to and exactly at the cap: allowed (spin-core: `desired <= limit`).
-        assert!(cap.memory_growing(0, 17 * PAGE, None).map_err(wasmtime_err)?);
-        assert!(cap.memory_growing(17 * PAGE, 8 * MB, Some(4 << 30)).map_err(wasmtime_err)?);
+        assert!(cap
+            .memory_growing(0, 17 * PAGE, None)
+            .map_err(wasmtime_err)?);
+        assert!(cap
+            .memory_growing(17 * PAGE, 8 * MB, Some(4 << 30))
+            .map_err(wasmtime_err)?);
         // One page past it: refused with `Ok(false)`, so `memory.grow` returns -1 (no trap).
-        assert!(!cap.memory_growing(8 * MB, 8 * MB + PAGE, Some(4 << 30)).map_err(wasmtime_err)?);
+        assert!(!cap
+            .memory_growing(8 * MB, 8 * MB + PAGE, Some(4 << 30))
+            .map_err(wasmtime_err)?);
         assert!(!cap.memory_growing(0, 9 * MB, None).map_err(wasmtime_err)?);
         // Tables are not limited, and no cap allows anything.
         assert!(cap.table_growing(0, 1 << 20, None).map_err(wasmtime_err)?);
         let mut none = MemoryCap::new(Arc::from("c"), None);
-        assert!(none.memory_growing(0, 4 << 30, None).map_err(wasmtime_err)?);
+        assert!(none
+            .memory_growing(0, 4 << 30, None)
+            .map_err(wasmtime_err)?);
         Ok(())
     }
 
