@@ -1,5 +1,7 @@
 //! Hand-picked hostile input, through the compiled component: odd transfers, odd JSON, odd ids
-//! and odd keys. Every answer is a clean one from the contract's table, never a 500 or a trap.
+//! and odd keys. Every answer is a clean one from the contract's table, never a 500 or a trap,
+//! except where the runtime itself refuses a request before the component runs (header values
+//! that are not UTF-8: Spin's bare 500, `non_utf8_header_values_are_refused_by_the_host`).
 //!
 //! Covered elsewhere, not repeated here: a body of exactly 1 MiB and one byte more, with and
 //! without `Content-Length` (`contract::body_of_exactly_1_mib_passes_and_one_byte_more_is_413`);
@@ -300,9 +302,8 @@ async fn odd_api_key_headers_are_401_never_500() -> Result<()> {
         format!("{KEY} {KEY}").into_bytes(),
         format!("{KEY},{KEY}").into_bytes(),
         format!("{KEY}, x").into_bytes(),
-        // obs-text: bytes that are not UTF-8.
-        [KEY.as_bytes(), b"\xff"].concat(),
-        b"\x80\x81\x82".to_vec(),
+        // (Bytes that are not UTF-8 never reach the component: see
+        // `non_utf8_header_values_are_refused_by_the_host`.)
         // Only blanks: the same as empty.
         b"   ".to_vec(),
         // Huge: 16 KiB and 4 KiB + 1 (one over the hashing limit), and the key repeated.
@@ -333,6 +334,47 @@ async fn odd_api_key_headers_are_401_never_500() -> Result<()> {
         ensure!(status == 401, "repeated {first:?}/{second:?}: {status}");
     }
     ensure!(env.fake.requests().is_empty());
+    env.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_utf8_header_values_are_refused_by_the_host() -> Result<()> {
+    // Spin hands the component only UTF-8 header values: a request carrying any other
+    // (obs-text, RFC 9110 §5.5) fails in the host before an instance is made (trigger-http
+    // headers.rs `prepare_request_headers`), answered by a bare 500. devhost does the same.
+    // The component never sees the key, calls nothing and logs nothing; the host stays up.
+    let env = Env::start(Sources::Admin, &[]).await?;
+    let values: [(&str, Vec<u8>); 3] = [
+        ("x-api-key", [KEY.as_bytes(), b"\xff"].concat()),
+        ("x-api-key", b"\x80\x81\x82".to_vec()),
+        ("x-request-id", b"id-\xe9t\xe9".to_vec()),
+    ];
+    for (name, value) in values {
+        let r = env
+            .request(Method::POST, "/")
+            .header("x-api-key", KEY)
+            .header(name, HeaderValue::from_bytes(&value)?)
+            .body(r#"{"accountIds": []}"#)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let body = r.bytes().await?;
+        ensure!(
+            status == 500 && body.is_empty(),
+            "{name} not UTF-8: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let ids = vec![env.ids()[0].clone()];
+    let (status, _, body) = env.lookup(json!({ "accountIds": ids })).await?;
+    ensure!(status == 200, "after the refused requests: {status} {body}");
+    let lines = component_log_lines(env.server.log_dir(), 1).await?;
+    ensure!(
+        lines.len() == 1,
+        "the component logged {} requests, expected only the valid one",
+        lines.len()
+    );
+    ensure!(env.requests_to(Endpoint::AdminSearch).len() == 1);
     env.finish().await
 }
 

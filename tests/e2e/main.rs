@@ -1,8 +1,10 @@
-//! End-to-end tests: the compiled `.wasm`, served by `devhost` (wasmtime, as Spin embeds it),
-//! calling `fake-atlassian` over real sockets on 127.0.0.1.
+//! End-to-end tests: the compiled `.wasm`, served by `devhost` (wasmtime, as Spin embeds it) or
+//! by real Spin (`SPIN_BIN=/path/to/spin`, see `runtime.rs`), calling `fake-atlassian` over real
+//! sockets on 127.0.0.1.
 //!
-//! The component is built once per run for `wasm32-wasip2` (release, into `target/e2e-wasm`)
-//! unless `IDENTITY_ACCESSOR_WASM` names a prebuilt one. Every test starts its own fake Atlassian
+//! On devhost the component is built once per run for `wasm32-wasip2` (release, into
+//! `target/e2e-wasm`) unless `IDENTITY_ACCESSOR_WASM` names a prebuilt one; on Spin it is
+//! `spin.toml`'s own `source`. Every test starts its own fake Atlassian
 //! and its own server from the one compiled component, and every test ends by scanning the
 //! component's captured logs for keys, tokens, emails and account ids.
 
@@ -18,6 +20,7 @@ mod manifest;
 mod openapi;
 mod pooling;
 mod published;
+mod runtime;
 mod security;
 mod sources;
 mod support;

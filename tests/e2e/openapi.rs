@@ -385,6 +385,9 @@ fn code(body: &Value) -> &str {
 
 #[test]
 fn the_spec_names_every_error_the_component_can_answer() -> Result<()> {
+    if crate::support::runtime_independent() {
+        return Ok(());
+    }
     let spec = Spec::load()?;
     // Every error variant of the core is documented on POST / with its exact code, except the
     // routing ones, which are documented on their own responses.
@@ -457,6 +460,9 @@ fn the_spec_names_every_error_the_component_can_answer() -> Result<()> {
 
 #[test]
 fn the_validator_catches_drift() -> Result<()> {
+    if crate::support::runtime_independent() {
+        return Ok(());
+    }
     let spec = Spec::load()?;
     let ok = spec.response("/", "post", 200)?;
     let schema = &ok["content"]["application/json"]["schema"];

@@ -2,7 +2,8 @@
 //!
 //! Spin sends outbound requests through a pooled client (`[outbound_http] connection_pooling`,
 //! default on), so in production the component's calls to Atlassian ride reused keep-alive
-//! connections; devhost does the same, so effects of reuse show up here too. The fake counts
+//! connections; devhost does the same, so effects of reuse show up here too. Both tests run on
+//! devhost and on real Spin (with pooling off through Spin's runtime config). The fake counts
 //! the TCP connections it accepts. (How long a reused call takes is measured by
 //! `cargo run -p bench`, which reports it; timings are not asserted here.)
 
@@ -10,7 +11,7 @@ use anyhow::{ensure, Result};
 use fake_atlassian::{Directory, Endpoint};
 use serde_json::{json, Value};
 
-use crate::support::{self, expected_answer, source_vars, Env, Sources};
+use crate::support::{self, expected_answer, source_vars, Env, ServeOptions, Sources};
 
 /// How many lookups each test sends, one after another.
 const LOOKUPS: usize = 24;
@@ -50,22 +51,16 @@ async fn sequential_lookups_reuse_upstream_connections() -> Result<()> {
 
 #[tokio::test]
 async fn without_pooling_every_upstream_call_opens_a_connection() -> Result<()> {
-    // As Spin with `[outbound_http] connection_pooling = false` (devhost up
+    // Spin's runtime config `[outbound_http] connection_pooling = false` (devhost up
     // --no-connection-pooling): the same lookups, a new connection per call.
     let directory = Directory::demo();
     let fake = support::fake(directory.clone()).await?;
-    let log_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/e2e-logs")
-        .join(format!("{}-pooling-off", std::process::id()));
-    let server = support::app()
-        .serve(devhost::UpOptions {
-            listen: Some("127.0.0.1:0".parse()?),
-            variables: source_vars(&fake, Sources::Admin),
-            log_dir: Some(log_dir),
-            connection_pooling: false,
-            ..devhost::UpOptions::default()
-        })
-        .await?;
+    let server = support::serve_with(ServeOptions {
+        variables: source_vars(&fake, Sources::Admin),
+        connection_pooling: false,
+        ..ServeOptions::default()
+    })
+    .await?;
     let env = Env::assemble(fake, server, directory)?;
     let calls = sequential_lookups(&env, Sources::Admin).await?;
     let connections = env.fake.connections_accepted();
@@ -112,6 +107,9 @@ async fn accepted_over(stream: &mut tokio::net::TcpStream) -> Result<u64> {
 
 #[tokio::test]
 async fn the_fake_counts_accepted_connections() -> Result<()> {
+    if support::runtime_independent() {
+        return Ok(());
+    }
     let fake = support::fake(Directory::demo()).await?;
     // Three requests on one kept-alive connection: one connection.
     let mut kept = tokio::net::TcpStream::connect(fake.addr()).await?;

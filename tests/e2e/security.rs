@@ -137,11 +137,7 @@ async fn logs_are_one_json_line_per_request_without_secrets() -> Result<()> {
         .send()
         .await?;
     env.request(Method::GET, "/health").send().await?;
-    let log = std::fs::read_to_string(env.server.log_dir().join("identity-accessor_stdout.txt"))?;
-    let lines: Vec<Value> = log
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
+    let lines = component_log_lines(env.server.log_dir(), 4).await?;
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["status"], 200);
     assert_eq!(lines[0]["idsDistinct"], 32);
@@ -273,11 +269,8 @@ async fn the_log_says_which_key_was_used_by_position() -> Result<()> {
             .send()
             .await?;
     }
+    let lines = component_log_lines(env.server.log_dir(), 2).await?;
     let log = std::fs::read_to_string(env.server.log_dir().join("identity-accessor_stdout.txt"))?;
-    let lines: Vec<Value> = log
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
     assert_eq!(lines[0]["key"], 2);
     assert_eq!(lines[1]["key"], 1);
     for fp in [&sha256_hex(KEY)[..8], &sha256_hex(KEY2)[..8]] {

@@ -1,4 +1,5 @@
-//! Shared set-up: the compiled component, a server per test, expectations from the directory.
+//! Shared set-up: the compiled component, a server per test (on the runtime [`runtime()`]
+//! chose: devhost, or real Spin with `SPIN_BIN`), expectations from the directory.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,6 +11,10 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use fake_atlassian::{Credentials, Directory, Endpoint, FakeAtlassian, RecordedRequest, User};
 use serde_json::Value;
+
+// The whole harness API in one place; not every runtime helper has a caller in every module.
+#[allow(unused_imports)]
+pub use crate::runtime::{devhost_only, runtime, runtime_independent, spin_only, Runtime};
 
 /// The caller key every test server accepts.
 pub const KEY: &str = "e2e-test-key-0123456789abcdef0123456789";
@@ -47,7 +52,8 @@ fn build_wasm() -> PathBuf {
     target_dir.join("wasm32-wasip2/release/identity_accessor.wasm")
 }
 
-/// The compiled component, loaded once for the whole run.
+/// The compiled component, loaded once for the whole run into devhost (the devhost runtime;
+/// a test that calls this directly uses devhost whatever the runtime).
 pub fn app() -> Arc<devhost::App> {
     APP.get_or_init(|| {
         let wasm = build_wasm();
@@ -81,10 +87,97 @@ impl Sources {
     }
 }
 
+/// A server of the component, on devhost or on real Spin.
+pub enum Server {
+    /// devhost, in this process.
+    Devhost(devhost::Server),
+    /// A `spin up` child process.
+    Spin(devhost::real_spin::SpinServer),
+}
+
+impl From<devhost::Server> for Server {
+    fn from(server: devhost::Server) -> Server {
+        Server::Devhost(server)
+    }
+}
+
+impl Server {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Server::Devhost(s) => s.addr(),
+            Server::Spin(s) => s.addr(),
+        }
+    }
+
+    /// `http://ADDR`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// Where component stdout/stderr are written (`<component>_stdout.txt`, `_stderr.txt`; on
+    /// Spin also Spin's own output, `spin-up.log`).
+    pub fn log_dir(&self) -> &Path {
+        match self {
+            Server::Devhost(s) => s.log_dir(),
+            Server::Spin(s) => s.log_dir(),
+        }
+    }
+
+    /// Fails if the host has stopped on its own (a crashed `spin up`, with its output).
+    pub fn ensure_running(&mut self) -> Result<()> {
+        if let Server::Spin(s) = self {
+            if let Some(status) = s.exited()? {
+                let output =
+                    std::fs::read_to_string(s.log_dir().join(devhost::real_spin::SPIN_OUTPUT_FILE))
+                        .unwrap_or_default();
+                anyhow::bail!("spin up exited during the test with {status}:\n{output}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the server.
+    pub async fn shutdown(self) {
+        match self {
+            Server::Devhost(s) => s.shutdown().await,
+            Server::Spin(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// How to serve the component: what both runtimes honour.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `--variable NAME=VALUE` pairs, highest priority.
+    pub variables: Vec<(String, String)>,
+    /// The host's environment: `SPIN_VARIABLE_*` (and, on Spin, any other setting Spin reads
+    /// from its environment). devhost reads `SPIN_VARIABLE_*` from this map, never from this
+    /// process's own environment; Spin gets only this map plus `HOME` and `PATH`.
+    pub env: HashMap<String, String>,
+    /// Outbound connection pooling: Spin's runtime config `[outbound_http] connection_pooling`
+    /// (default true), devhost's `--no-connection-pooling` when false.
+    pub connection_pooling: bool,
+    /// A Spin runtime-config file's text (`--runtime-config-file`): Spin only (devhost reads
+    /// none, so a test that needs one is [`spin_only`]).
+    pub spin_runtime_config: Option<String>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
+            variables: Vec::new(),
+            env: HashMap::new(),
+            connection_pooling: true,
+            spin_runtime_config: None,
+        }
+    }
+}
+
 /// A running test environment.
 pub struct Env {
     pub fake: FakeAtlassian,
-    pub server: devhost::Server,
+    pub server: Server,
     pub client: reqwest::Client,
     pub directory: Directory,
     /// Extra strings that must never reach a log (beyond keys, credentials and the directory).
@@ -138,22 +231,66 @@ pub async fn fake(directory: Directory) -> Result<FakeAtlassian> {
     .await
 }
 
-/// Serves the component with exactly `variables`.
-pub async fn serve(variables: Vec<(String, String)>) -> Result<devhost::Server> {
+/// Serves the component with exactly `variables`, on this run's runtime.
+pub async fn serve(variables: Vec<(String, String)>) -> Result<Server> {
+    serve_with(ServeOptions {
+        variables,
+        ..ServeOptions::default()
+    })
+    .await
+}
+
+/// Serves the component with `opts`, on this run's runtime. Its logs go to
+/// `target/e2e-logs/<pid>-<n>`, which the privacy audit scans.
+pub async fn serve_with(opts: ServeOptions) -> Result<Server> {
     let n = LOG_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let log_dir = root()
-        .join("target/e2e-logs")
-        .join(format!("{}-{n}", std::process::id()));
-    app()
-        .serve(devhost::UpOptions {
-            listen: Some("127.0.0.1:0".parse()?),
-            variables,
-            env: HashMap::new(),
-            log_dir: Some(log_dir),
-            echo_logs: false,
-            ..devhost::UpOptions::default()
-        })
-        .await
+    let name = format!("{}-{n}", std::process::id());
+    let log_dir = root().join("target/e2e-logs").join(&name);
+    match runtime() {
+        Runtime::Devhost => {
+            ensure!(
+                opts.spin_runtime_config.is_none(),
+                "devhost reads no Spin runtime config: a test that needs one is spin_only"
+            );
+            // On the defaults, so that a devhost option added later starts unset here.
+            #[allow(clippy::needless_update)]
+            let up = devhost::UpOptions {
+                listen: Some("127.0.0.1:0".parse()?),
+                variables: opts.variables,
+                env: opts.env,
+                log_dir: Some(log_dir),
+                echo_logs: false,
+                connection_pooling: opts.connection_pooling,
+                ..devhost::UpOptions::default()
+            };
+            let server = app().serve(up).await?;
+            Ok(Server::Devhost(server))
+        }
+        Runtime::Spin(spin) => {
+            let mut runtime_config = opts.spin_runtime_config.unwrap_or_default();
+            if !opts.connection_pooling {
+                ensure!(
+                    !runtime_config.contains("[outbound_http]"),
+                    "set connection_pooling inside the runtime config's [outbound_http] table"
+                );
+                runtime_config.push_str("\n[outbound_http]\nconnection_pooling = false\n");
+            }
+            let server = spin
+                .up(
+                    &root().join("spin.toml"),
+                    devhost::real_spin::SpinUpOptions {
+                        variables: opts.variables,
+                        env: opts.env,
+                        runtime_config: (!runtime_config.is_empty()).then_some(runtime_config),
+                        log_dir,
+                        work_dir: root().join("target/e2e-spin").join(&name),
+                        listen: None,
+                    },
+                )
+                .await?;
+            Ok(Server::Spin(server))
+        }
+    }
 }
 
 impl Env {
@@ -173,16 +310,16 @@ impl Env {
         Env::assemble(fake, server, directory)
     }
 
-    /// An environment around a fake and a server the caller started (e.g. with other
-    /// [`devhost::UpOptions`]), with the test client.
+    /// An environment around a fake and a server the caller started (with [`serve_with`], or
+    /// a [`devhost::Server`]), with the test client.
     pub fn assemble(
         fake: FakeAtlassian,
-        server: devhost::Server,
+        server: impl Into<Server>,
         directory: Directory,
     ) -> Result<Env> {
         Ok(Env {
             fake,
-            server,
+            server: server.into(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()?,
@@ -293,7 +430,8 @@ impl Env {
     /// Stops everything and checks the component's logs, and every error body this
     /// environment's server answered through [`Env::lookup`] or [`Env::send`], hold no secret,
     /// email or id.
-    pub async fn finish(self) -> Result<()> {
+    pub async fn finish(mut self) -> Result<()> {
+        self.server.ensure_running()?;
         let log_dir = self.server.log_dir().to_path_buf();
         let url = self.server_key();
         let forbidden = self.forbidden();
@@ -342,7 +480,7 @@ pub fn answers_from(server: &str) -> usize {
         .map_or(0, |(_, n)| *n)
 }
 
-/// Lines in the component stdout logs of `dir`.
+/// Complete lines in the component stdout logs of `dir`.
 fn stdout_lines(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -351,8 +489,21 @@ fn stdout_lines(dir: &Path) -> usize {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().ends_with("_stdout.txt"))
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .map(|text| text.lines().count())
+        .map(|text| text.matches('\n').count())
         .sum()
+}
+
+/// The component's log lines in `dir` (its `_stdout.txt`), parsed, once at least `lines`
+/// complete lines are there: the component writes a request's line after the answer's last
+/// byte, so a test that reads the log right after its requests waits for them.
+pub async fn component_log_lines(dir: &Path, lines: usize) -> Result<Vec<Value>> {
+    wait_for_log_lines(dir, lines).await;
+    let log = std::fs::read_to_string(dir.join("identity-accessor_stdout.txt"))?;
+    let parsed = log
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<Value>, _>>()?;
+    Ok(parsed)
 }
 
 /// Waits (at most 2 s) until the stdout logs in `dir` hold at least `lines` lines.

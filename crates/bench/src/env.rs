@@ -1,5 +1,6 @@
 //! The environment a benchmark runs in: the release component, devhost serving it, and a fake
-//! Atlassian with a generated directory, all in this process on 127.0.0.1.
+//! Atlassian with a generated directory, all in this process on 127.0.0.1; with `--spin PATH`,
+//! real Spin (`spin up` on spin.toml, a child process) serving the same component as well.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use devhost::real_spin::{Spin, SpinServer, SpinUpOptions};
 use fake_atlassian::{Credentials, Directory, FakeAtlassian, User};
 use serde_json::Value;
 
@@ -54,6 +56,121 @@ pub fn component(explicit: Option<&Path>) -> Result<PathBuf> {
         .context("run cargo build for the component")?;
     ensure!(status.success(), "building the component failed");
     Ok(target_dir.join("wasm32-wasip2/release/identity_accessor.wasm"))
+}
+
+/// The component for a run on devhost and on each of `spins` (located and checked): with Spin
+/// in the run it is spin.toml's own `source` for every runtime, so all serve the same file
+/// (`--wasm` / `IDENTITY_ACCESSOR_WASM`, if given, must name it; else `spin build` makes it).
+pub fn component_and_spins(
+    explicit: Option<&Path>,
+    spins: &[PathBuf],
+) -> Result<(PathBuf, Vec<Spin>)> {
+    if spins.is_empty() {
+        return Ok((component(explicit)?, Vec::new()));
+    }
+    let wanted = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("IDENTITY_ACCESSOR_WASM").map(PathBuf::from));
+    let manifest = root().join("spin.toml");
+    let mut located = Vec::new();
+    let mut wasm: Option<PathBuf> = None;
+    for bin in spins {
+        let spin = Spin::locate(bin)?;
+        let checked = spin.component(&manifest, wasm.as_deref().or(wanted.as_deref()))?;
+        wasm.get_or_insert(checked);
+        located.push(spin);
+    }
+    Ok((wasm.context("no Spin given")?, located))
+}
+
+/// A runtime that serves the component.
+pub enum Runtime {
+    /// devhost, in this process.
+    Devhost(Arc<devhost::App>),
+    /// Real Spin: a `spin up` child process per server, on spin.toml.
+    Spin(Spin),
+}
+
+/// A server of the component on one [`Runtime`].
+pub enum Host {
+    /// devhost, in this process.
+    Devhost(devhost::Server),
+    /// `spin up` and its trigger process.
+    Spin(SpinServer),
+}
+
+impl Runtime {
+    /// `devhost` or `spin 3.6.3`.
+    pub fn name(&self) -> String {
+        match self {
+            Runtime::Devhost(_) => "devhost".into(),
+            Runtime::Spin(spin) => format!("spin {}", spin.version()),
+        }
+    }
+
+    /// Serves the component with `variables`, outbound connection pooling on (the default of
+    /// both) or off; component logs go to `target/bench/logs/<runtime>-<tag>`.
+    pub async fn serve(
+        &self,
+        variables: Vec<(String, String)>,
+        tag: &str,
+        connection_pooling: bool,
+    ) -> Result<Host> {
+        match self {
+            Runtime::Devhost(app) => Ok(Host::Devhost(
+                serve_pooling(app, variables, tag, connection_pooling).await?,
+            )),
+            Runtime::Spin(spin) => {
+                let name = format!("spin-{}-{tag}", spin.version());
+                let server = spin
+                    .up(
+                        &root().join("spin.toml"),
+                        SpinUpOptions {
+                            variables,
+                            runtime_config: (!connection_pooling).then(|| {
+                                "[outbound_http]\nconnection_pooling = false\n".to_string()
+                            }),
+                            log_dir: out_dir()?.join("logs").join(&name),
+                            work_dir: out_dir()?.join("spin").join(&name),
+                            ..SpinUpOptions::default()
+                        },
+                    )
+                    .await?;
+                Ok(Host::Spin(server))
+            }
+        }
+    }
+}
+
+impl Host {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Host::Devhost(s) => s.addr(),
+            Host::Spin(s) => s.addr(),
+        }
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// The host's own processes, when it runs outside this one (Spin); empty for devhost.
+    pub fn pids(&self) -> Vec<u32> {
+        match self {
+            Host::Devhost(_) => Vec::new(),
+            Host::Spin(s) => s.pids(),
+        }
+    }
+
+    /// Stops the server.
+    pub async fn shutdown(self) {
+        match self {
+            Host::Devhost(s) => s.shutdown().await,
+            Host::Spin(s) => s.shutdown().await,
+        }
+    }
 }
 
 /// Loads (compiles) the component into a devhost app.

@@ -13,6 +13,13 @@
 //! Reports requests/s, p50/p99/max latency, errors (transport failures and 5xx), wrong answers
 //! (anything else unexpected) and this process's RSS before and after; writes
 //! `target/bench/load.json`. Exits non-zero on any error or wrong answer.
+//!
+//! `--connections` may be repeated, and `--spin PATH` adds real Spin runtimes: each runtime
+//! (Spin first, devhost last, so that memory devhost's instances touched in this process does
+//! not count against the Spin runs) runs the load at each connection count on a fresh server,
+//! against the same fake; on Spin the host's memory is that of its own processes (`spin up` and its trigger),
+//! apart from this process (the fake and the clients). With more than one run, `load.json`
+//! holds `{"runs": [...]}` and a table puts the runs side by side.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,10 +35,13 @@ use crate::stats::{self, r3, Rng};
 
 /// Options of `bench load`.
 pub struct Opts {
-    pub connections: usize,
+    /// Connection counts, one run each per runtime.
+    pub connections: Vec<usize>,
     pub duration: Duration,
     pub upstream_latency_ms: u64,
     pub wasm: Option<std::path::PathBuf>,
+    /// Real Spin binaries to run the load on too, after devhost.
+    pub spins: Vec<std::path::PathBuf>,
 }
 
 /// Users in the directory the load draws from.
@@ -323,22 +333,116 @@ async fn client(
     t
 }
 
-/// Runs the load and writes `target/bench/load.json`.
+/// Runs the load (each runtime × each connection count) and writes `target/bench/load.json`.
 pub async fn run(opts: Opts) -> Result<()> {
-    let wasm = env::component(opts.wasm.as_deref())?;
+    let (wasm, spins) = env::component_and_spins(opts.wasm.as_deref(), &opts.spins)?;
     let directory = Directory::generated(DIRECTORY_SIZE);
     let truth = Arc::new(Truth::new(&directory));
     let fake = env::start_fake(directory).await?;
     fake.set_latency(Duration::from_millis(opts.upstream_latency_ms));
-    let app = env::load_app(&wasm)?;
-    let server = env::serve(&app, env::chain_vars(&fake, &[]), "load").await?;
+    // Spin first, devhost last: devhost serves from this process, and memory its instances
+    // touched would otherwise stay in this process's RSS during the Spin runs.
+    let mut runtimes: Vec<env::Runtime> = spins.into_iter().map(env::Runtime::Spin).collect();
+    runtimes.push(env::Runtime::Devhost(env::load_app(&wasm)?));
+    let mut reports = Vec::new();
+    for runtime in &runtimes {
+        for &connections in &opts.connections {
+            reports.push(run_one(runtime, connections, &opts, &fake, &truth).await?);
+        }
+    }
+    fake.shutdown().await;
+    // Reported devhost first.
+    reports.rotate_right(opts.connections.len() * usize::from(runtimes.len() > 1));
+
+    let path = env::out_dir()?.join("load.json");
+    let written = match reports.as_slice() {
+        [one] => one.clone(),
+        _ => json!({ "runs": reports }),
+    };
+    std::fs::write(&path, serde_json::to_string_pretty(&written)? + "\n")?;
+    if reports.len() > 1 {
+        print_side_by_side(&reports);
+    }
+    println!("wrote {}", path.display());
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| r["wrong_answers"] != 0 || r["errors"]["transport"] != 0 || r["errors"]["server_5xx"] != 0)
+        .map(|r| {
+            format!(
+                "{} at {} connections: {} wrong answers, {} transport errors, {} 5xx (first wrong: {})",
+                r["runtime"].as_str().unwrap_or(""),
+                r["connections"],
+                r["wrong_answers"],
+                r["errors"]["transport"],
+                r["errors"]["server_5xx"],
+                r["first_wrong"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!("load found errors: {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+/// The runs side by side: errors and memory per runtime and connection count.
+fn print_side_by_side(reports: &[Value]) {
+    println!("\nload side by side ({} s each; host RSS: Spin's own processes, devhost: this whole process)", reports[0]["duration_s"]);
+    println!(
+        "{:<12} {:>5} {:>9} {:>8} {:>8} {:>7} {:>17} {:>17}",
+        "runtime", "conn", "req/s", "p50 ms", "p99 ms", "errors", "host RSS MiB", "bench RSS MiB"
+    );
+    let mib = |v: &Value| v.as_u64().unwrap_or(0) / 1024;
+    for r in reports {
+        let m = &r["memory_kb"];
+        let errors = r["errors"]["transport"].as_u64().unwrap_or(0)
+            + r["errors"]["server_5xx"].as_u64().unwrap_or(0)
+            + r["wrong_answers"].as_u64().unwrap_or(0);
+        let (host, bench) = if m["host_peak"].is_null() {
+            (
+                format!("{} → {}", mib(&m["rss_before"]), mib(&m["peak"])),
+                "(same process)".to_string(),
+            )
+        } else {
+            (
+                format!("{} → {}", mib(&m["host_rss_before"]), mib(&m["host_peak"])),
+                format!("{} → {}", mib(&m["rss_before"]), mib(&m["peak"])),
+            )
+        };
+        println!(
+            "{:<12} {:>5} {:>9.0} {:>8.2} {:>8.2} {:>7} {:>17} {:>17}",
+            r["runtime"].as_str().unwrap_or(""),
+            r["connections"].to_string(),
+            r["rps"].as_f64().unwrap_or(0.0),
+            r["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+            r["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+            errors,
+            host,
+            bench
+        );
+    }
+}
+
+/// One run: a fresh server on `runtime`, `connections` clients for `opts.duration`.
+async fn run_one(
+    runtime: &env::Runtime,
+    connections: usize,
+    opts: &Opts,
+    fake: &fake_atlassian::FakeAtlassian,
+    truth: &Arc<Truth>,
+) -> Result<Value> {
+    let tag = format!("load-{connections}");
+    let server = runtime
+        .serve(env::chain_vars(fake, &[]), &tag, true)
+        .await?;
     env::wait_healthy(server.addr(), Duration::from_secs(10)).await?;
     let addr = server.addr();
+    let host_pids = server.pids();
 
     // Warm up every connection's worth of instances, then measure the baseline RSS.
     {
         let stop = Arc::new(AtomicBool::new(false));
-        let tasks: Vec<_> = (0..opts.connections)
+        let tasks: Vec<_> = (0..connections)
             .map(|c| tokio::spawn(client(addr, 10_000 + c as u64, truth.clone(), stop.clone())))
             .collect();
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -350,13 +454,18 @@ pub async fn run(opts: Opts) -> Result<()> {
     fake.clear_requests();
     let rss_before = stats::proc_status_kb("VmRSS");
     stats::reset_peak_rss();
+    let host_rss_before = stats::pids_status_kb(&host_pids, "VmRSS");
+    stats::reset_pids_peak_rss(&host_pids);
 
     // The fake records every call; forget them every second so its memory stays flat. Sample
     // the RSS every second too: a leak climbs steadily, a pool warming up levels off.
     let rss_timeline = Arc::new(std::sync::Mutex::new(Vec::with_capacity(4096)));
+    let host_timeline = Arc::new(std::sync::Mutex::new(Vec::with_capacity(4096)));
     let recorder = {
         let fake = fake.clone();
         let timeline = rss_timeline.clone();
+        let host_timeline = host_timeline.clone();
+        let host_pids = host_pids.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -364,19 +473,23 @@ pub async fn run(opts: Opts) -> Result<()> {
                 if let Ok(mut t) = timeline.lock() {
                     t.push(stats::proc_status_kb("VmRSS"));
                 }
+                if let Ok(mut t) = host_timeline.lock() {
+                    t.push(stats::pids_status_kb(&host_pids, "VmRSS"));
+                }
             }
         })
     };
     eprintln!(
-        "bench load: {} connections for {:?} against {} (upstream latency {} ms)",
-        opts.connections,
+        "bench load: {} connections for {:?} against {} on {} (upstream latency {} ms)",
+        connections,
         opts.duration,
         server.url(),
+        runtime.name(),
         opts.upstream_latency_ms
     );
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let tasks: Vec<_> = (0..opts.connections)
+    let tasks: Vec<_> = (0..connections)
         .map(|c| tokio::spawn(client(addr, c as u64 + 1, truth.clone(), stop.clone())))
         .collect();
     tokio::time::sleep(opts.duration).await;
@@ -404,19 +517,23 @@ pub async fn run(opts: Opts) -> Result<()> {
     fake.clear_requests();
     let rss_after = stats::proc_status_kb("VmRSS");
     let peak = stats::proc_status_kb("VmHWM");
+    let host_rss_after = stats::pids_status_kb(&host_pids, "VmRSS");
+    let host_peak = stats::pids_status_kb(&host_pids, "VmHWM");
     server.shutdown().await;
-    fake.shutdown().await;
 
     let timeline: Vec<u64> = rss_timeline.lock().map(|t| t.clone()).unwrap_or_default();
+    let host_timeline: Vec<u64> = host_timeline.lock().map(|t| t.clone()).unwrap_or_default();
     // Growth over the second half of the run: near zero when memory has levelled off.
-    let second_half_growth_kb = match (timeline.get(timeline.len() / 2), timeline.last()) {
+    let second_half = |timeline: &[u64]| match (timeline.get(timeline.len() / 2), timeline.last()) {
         (Some(mid), Some(last)) => *last as i64 - *mid as i64,
         _ => 0,
     };
+    let second_half_growth_kb = second_half(&timeline);
     let requests = total.latency.count;
     let growth_kb = rss_after as i64 - rss_before as i64;
-    let report = json!({
-        "connections": opts.connections,
+    let mut report = json!({
+        "runtime": runtime.name(),
+        "connections": connections,
         "duration_s": r3(opts.duration.as_secs_f64()),
         "elapsed_s": r3(elapsed.as_secs_f64()),
         "upstream_latency_ms": opts.upstream_latency_ms,
@@ -432,9 +549,18 @@ pub async fn run(opts: Opts) -> Result<()> {
                       "second_half_growth": second_half_growth_kb, "rss_every_second": timeline,
                       "note": "whole process: devhost + component instances, fake-atlassian and the clients"},
     });
+    if !host_pids.is_empty() {
+        let m = &mut report["memory_kb"];
+        m["note"] = json!("rss_*/peak: this process (fake-atlassian and the clients); host_*: Spin's own processes (spin up and spin trigger http)");
+        m["host_rss_before"] = json!(host_rss_before);
+        m["host_rss_after"] = json!(host_rss_after);
+        m["host_peak"] = json!(host_peak);
+        m["host_second_half_growth"] = json!(second_half(&host_timeline));
+        m["host_rss_every_second"] = json!(host_timeline);
+    }
     println!(
-        "load: {} requests in {:.1} s = {:.0} req/s over {} connections; p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
-        requests, elapsed.as_secs_f64(), report["rps"].as_f64().unwrap_or(0.0), opts.connections,
+        "load on {}: {} requests in {:.1} s = {:.0} req/s over {} connections; p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+        runtime.name(), requests, elapsed.as_secs_f64(), report["rps"].as_f64().unwrap_or(0.0), connections,
         total.latency.percentile(50.0), total.latency.percentile(99.0), total.latency.max_us as f64 / 1e3
     );
     println!("      by kind: {}", report["by_kind"]);
@@ -450,16 +576,13 @@ pub async fn run(opts: Opts) -> Result<()> {
         second_half_growth_kb,
         peak / 1024
     );
-    let path = env::out_dir()?.join("load.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!("wrote {}", path.display());
-    if total.wrong > 0 || total.transport_errors > 0 || total.server_errors > 0 {
-        bail!(
-            "load found {} wrong answers and {} errors (first wrong: {})",
-            total.wrong,
-            total.transport_errors + total.server_errors,
-            total.first_wrong.unwrap_or_default()
+    if !host_pids.is_empty() {
+        println!(
+            "      host (Spin's processes) RSS before {} MiB, after {} MiB, peak {} MiB",
+            host_rss_before / 1024,
+            host_rss_after / 1024,
+            host_peak / 1024
         );
     }
-    Ok(())
+    Ok(report)
 }

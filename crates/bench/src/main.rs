@@ -22,6 +22,10 @@
 //! - `bench sizes` — the `.wasm` size for each release-profile setting; writes
 //!   `target/bench/sizes.json`, which the suite then includes.
 //!
+//! - `--spin PATH` (repeatable, with the suite or `load`): the same runtime-dependent cases
+//!   run on real Spin as well (`spin up` on spin.toml, serving spin.toml's own component, which
+//!   devhost then serves too), and a table puts the runtimes side by side.
+//!
 //! Benchmarks report; they never fail on a slow machine.
 
 mod client;
@@ -47,7 +51,7 @@ static ALLOCATOR: parse_memory::Counting = parse_memory::Counting;
 #[derive(Parser, Debug)]
 #[command(
     name = "bench",
-    about = "Benchmarks and load for identity-accessor (devhost + fake-atlassian)"
+    about = "Benchmarks and load for identity-accessor (devhost, or real Spin with --spin, + fake-atlassian)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -65,18 +69,23 @@ struct Cli {
     /// (repeatable).
     #[arg(long)]
     only: Vec<String>,
-    /// The component to serve (default: IDENTITY_ACCESSOR_WASM, else built into target/bench-wasm).
+    /// The component to serve (default: IDENTITY_ACCESSOR_WASM, else built into target/bench-wasm;
+    /// with --spin: spin.toml's source, built by `spin build`).
     #[arg(long, global = true)]
     wasm: Option<PathBuf>,
+    /// A real `spin` binary (repeatable): the runtime-dependent cases, and the load, run on it
+    /// too, after devhost (`spin up` on spin.toml; HOME must be set).
+    #[arg(long = "spin", value_name = "PATH", global = true)]
+    spins: Vec<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Bounded mixed load against devhost + fake-atlassian; checks every answer.
+    /// Bounded mixed load against devhost (and each --spin) + fake-atlassian; checks every answer.
     Load {
-        /// Concurrent keep-alive connections.
-        #[arg(long, default_value_t = 64)]
-        connections: usize,
+        /// Concurrent keep-alive connections (repeatable: one run per count and runtime).
+        #[arg(long, default_values_t = [64])]
+        connections: Vec<usize>,
         /// How long to send (e.g. 60s, 5s, 500ms, 2m).
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         duration: Duration,
@@ -135,7 +144,7 @@ async fn main() -> Result<()> {
             duration,
             upstream_latency_ms,
         }) => {
-            if connections == 0 {
+            if connections.contains(&0) {
                 bail!("--connections must be at least 1");
             }
             load::run(load::Opts {
@@ -143,6 +152,7 @@ async fn main() -> Result<()> {
                 duration,
                 upstream_latency_ms,
                 wasm: cli.wasm,
+                spins: cli.spins,
             })
             .await
         }
@@ -154,6 +164,7 @@ async fn main() -> Result<()> {
                 window: cli.window.unwrap_or(if quick { 0.3 } else { 5.0 }),
                 only: cli.only,
                 wasm: cli.wasm,
+                spins: cli.spins,
             })
             .await
         }

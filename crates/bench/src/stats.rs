@@ -94,7 +94,22 @@ impl Rng {
 
 /// Reads a field (in kB) of `/proc/self/status`, e.g. `VmRSS` or `VmHWM`; 0 if unavailable.
 pub fn proc_status_kb(field: &str) -> u64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+    status_kb("self", field)
+}
+
+/// As [`proc_status_kb`], summed over the processes `pids` (a host in child processes).
+pub fn pids_status_kb(pids: &[u32], field: &str) -> u64 {
+    pids.iter().map(|p| status_kb(&p.to_string(), field)).sum()
+}
+
+/// Resets the peak RSS (`VmHWM`) of the processes `pids`.
+pub fn reset_pids_peak_rss(pids: &[u32]) -> bool {
+    pids.iter()
+        .all(|p| std::fs::write(format!("/proc/{p}/clear_refs"), "5").is_ok())
+}
+
+fn status_kb(pid: &str, field: &str) -> u64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return 0;
     };
     status

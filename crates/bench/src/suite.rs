@@ -40,6 +40,9 @@ pub struct Opts {
     pub only: Vec<String>,
     /// The component to serve (else `IDENTITY_ACCESSOR_WASM`, else built).
     pub wasm: Option<PathBuf>,
+    /// Real Spin binaries: the runtime-dependent cases (bulk, throughput, instantiation,
+    /// connections) run on each as well, after devhost, on the same component and fake.
+    pub spins: Vec<PathBuf>,
 }
 
 impl Opts {
@@ -56,7 +59,7 @@ pub async fn run(opts: Opts) -> Result<()> {
     } else {
         None
     };
-    let wasm = env::component(opts.wasm.as_deref())?;
+    let (wasm, spins) = env::component_and_spins(opts.wasm.as_deref(), &opts.spins)?;
     let wasm_size = std::fs::metadata(&wasm)
         .with_context(|| format!("no component at {}", wasm.display()))?
         .len();
@@ -87,21 +90,67 @@ pub async fn run(opts: Opts) -> Result<()> {
     }
 
     let app = env::load_app(&wasm)?;
-    let server = env::serve(&app, env::chain_vars(&fake, &[]), "suite").await?;
+    let mut runtimes = vec![env::Runtime::Devhost(app)];
+    runtimes.extend(spins.into_iter().map(env::Runtime::Spin));
+    for runtime in &runtimes {
+        let cases = runtime_cases(runtime, &opts, &fake, &truth).await?;
+        match runtime {
+            env::Runtime::Devhost(_) => {
+                for (key, value) in cases.as_object().into_iter().flatten() {
+                    report[key.as_str()] = value.clone();
+                }
+            }
+            env::Runtime::Spin(spin) => report["spin"][spin.version()] = cases,
+        }
+    }
+    report["size"] = json!({
+        "wasm_bytes": wasm_size,
+        "wasm_mib": r3(wasm_size as f64 / (1 << 20) as f64),
+        "variants": crate::sizes::read_table().unwrap_or(Value::Null),
+    });
+    report["memory"]["final_vm_rss_kb"] = json!(stats::proc_status_kb("VmRSS"));
+    report["elapsed_s"] = json!(r3(started.elapsed().as_secs_f64()));
+
+    fake.shutdown().await;
+
+    report["targets"] = targets(&report);
+    print_report(&report);
+    let path = env::out_dir()?.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("\nwrote {}", path.display());
+    Ok(())
+}
+
+/// The cases whose figures depend on the runtime, on `runtime`: bulk (both orders),
+/// throughput, instantiation and connections; on devhost also the naive baseline (straight to
+/// the fake, the same on every runtime).
+async fn runtime_cases(
+    runtime: &env::Runtime,
+    opts: &Opts,
+    fake: &FakeAtlassian,
+    truth: &Truth,
+) -> Result<Value> {
+    eprintln!("bench: cases on {}", runtime.name());
+    let mut report = json!({ "runtime": runtime.name() });
+    let server = runtime
+        .serve(env::chain_vars(fake, &[]), "suite", true)
+        .await?;
     env::wait_healthy(server.addr(), Duration::from_secs(10)).await?;
     let admin_first_vars = [("email_sources", "admin,confluence".to_string())];
-    let admin_first = env::serve(
-        &app,
-        env::chain_vars(&fake, &admin_first_vars),
-        "suite-admin-first",
-    )
-    .await?;
+    let admin_first = runtime
+        .serve(
+            env::chain_vars(fake, &admin_first_vars),
+            "suite-admin-first",
+            true,
+        )
+        .await?;
     env::wait_healthy(admin_first.addr(), Duration::from_secs(10)).await?;
     let ctx = Ctx {
         host: server.addr(),
+        host_pids: server.pids(),
         admin_first_host: admin_first.addr(),
         fake: fake.clone(),
-        truth: &truth,
+        truth,
     };
 
     let sizes: Vec<usize> = if opts.quick {
@@ -125,7 +174,7 @@ pub async fn run(opts: Opts) -> Result<()> {
             report[key] = Value::Array(rows);
         }
     }
-    if opts.wants("naive") {
+    if opts.wants("naive") && matches!(runtime, env::Runtime::Devhost(_)) {
         let mut rows = Vec::new();
         for &latency in &latencies {
             for &n in &sizes {
@@ -151,31 +200,18 @@ pub async fn run(opts: Opts) -> Result<()> {
     }
     if opts.wants("connections") {
         let lookups = if opts.quick { 40 } else { 400 };
-        report["connections"] = connections(&app, &ctx, lookups).await?;
+        report["connections"] = connections(runtime, &ctx, lookups).await?;
     }
-    report["size"] = json!({
-        "wasm_bytes": wasm_size,
-        "wasm_mib": r3(wasm_size as f64 / (1 << 20) as f64),
-        "variants": crate::sizes::read_table().unwrap_or(Value::Null),
-    });
-    report["memory"]["final_vm_rss_kb"] = json!(stats::proc_status_kb("VmRSS"));
-    report["elapsed_s"] = json!(r3(started.elapsed().as_secs_f64()));
-
     server.shutdown().await;
     admin_first.shutdown().await;
-    fake.shutdown().await;
-
-    report["targets"] = targets(&report);
-    print_report(&report);
-    let path = env::out_dir()?.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!("\nwrote {}", path.display());
-    Ok(())
+    Ok(report)
 }
 
 struct Ctx<'a> {
     /// The component with `email_sources` unset (`auto`: confluence first).
     host: SocketAddr,
+    /// The host's own processes when it runs outside this one (Spin), for its memory.
+    host_pids: Vec<u32>,
     /// The component with `email_sources=admin,confluence`.
     admin_first_host: SocketAddr,
     fake: FakeAtlassian,
@@ -454,6 +490,8 @@ async fn throughput(ctx: &Ctx<'_>, levels: &[usize], window: f64) -> Result<Valu
     };
     let rss_before = stats::proc_status_kb("VmRSS");
     let reset = stats::reset_peak_rss();
+    let host_rss_before = stats::pids_status_kb(&ctx.host_pids, "VmRSS");
+    stats::reset_pids_peak_rss(&ctx.host_pids);
     let mut rows = Vec::new();
     for &c in levels {
         ctx.fake.clear_requests();
@@ -479,13 +517,19 @@ async fn throughput(ctx: &Ctx<'_>, levels: &[usize], window: f64) -> Result<Valu
             "rps_ratio": r3((d.latencies.len() as f64 / d.elapsed.as_secs_f64()) / (f.latencies.len() as f64 / f.elapsed.as_secs_f64())),
         }));
     }
-    Ok(json!({
+    let mut out = json!({
         "window_s": window, "levels": rows,
         "rss_before_kb": rss_before,
         "peak_rss_kb": stats::proc_status_kb("VmHWM"),
         "peak_reset": reset,
         "rss_after_kb": stats::proc_status_kb("VmRSS"),
-    }))
+    });
+    if !ctx.host_pids.is_empty() {
+        // The host in its own processes (Spin): its memory apart from this process's.
+        out["host_rss_before_kb"] = json!(host_rss_before);
+        out["host_peak_rss_kb"] = json!(stats::pids_status_kb(&ctx.host_pids, "VmHWM"));
+    }
+    Ok(out)
 }
 
 /// Case 4b: requests that need no upstream call, through the component vs. the fake's own
@@ -520,7 +564,7 @@ async fn instantiation(ctx: &Ctx<'_>, window: f64) -> Result<Value> {
 /// an admin call, then a Confluence call) at zero upstream latency, through a
 /// server that pools outbound connections (Spin's default) and one that opens a connection per
 /// call (`[outbound_http] connection_pooling = false`, and devhost before pooling).
-async fn connections(app: &Arc<devhost::App>, ctx: &Ctx<'_>, lookups: usize) -> Result<Value> {
+async fn connections(runtime: &env::Runtime, ctx: &Ctx<'_>, lookups: usize) -> Result<Value> {
     let ids: Vec<Vec<String>> = ctx
         .truth
         .users
@@ -533,7 +577,9 @@ async fn connections(app: &Arc<devhost::App>, ctx: &Ctx<'_>, lookups: usize) -> 
     let mut rows = Vec::new();
     for pooling in [true, false] {
         let tag = if pooling { "pooled" } else { "unpooled" };
-        let server = env::serve_pooling(app, env::chain_vars(&ctx.fake, &[]), tag, pooling).await?;
+        let server = runtime
+            .serve(env::chain_vars(&ctx.fake, &[]), tag, pooling)
+            .await?;
         env::wait_healthy(server.addr(), Duration::from_secs(10)).await?;
         let mut conn = Conn::new(server.addr());
         for id in ids.iter().take(3) {
@@ -681,6 +727,67 @@ fn print_report(r: &Value) {
         "\nidentity-accessor benchmarks ({} cpus, load at start {})",
         r["machine"]["cpus"], r["machine"]["loadavg_at_start"]
     );
+    print_runtime(r, r);
+    for (_, spin) in r["spin"].as_object().into_iter().flatten() {
+        println!(
+            "\n==== the same cases on {} (spin up on spin.toml, same component and fake) ====",
+            spin["runtime"].as_str().unwrap_or("spin")
+        );
+        print_runtime(spin, r);
+    }
+    print_side_by_side(r);
+    print_totals(r);
+}
+
+/// One runtime's figures side by side with the others' (`--spin`).
+fn print_side_by_side(r: &Value) {
+    let Some(spins) = r["spin"].as_object() else {
+        return;
+    };
+    let bulk = |x: &Value, n: u64, lat: u64| -> Option<Value> {
+        x["bulk"]
+            .as_array()?
+            .iter()
+            .find(|b| b["ids"] == n && b["upstream_latency_ms"] == lat)
+            .cloned()
+    };
+    println!("\nRuntimes side by side (one run, same component, same fake):");
+    println!(
+        "{:<12} {:>17} {:>8} {:>19} {:>17} {:>15}",
+        "runtime",
+        "1000 ids @50ms p50",
+        "÷ floor",
+        "one id, added p50",
+        "/health p50",
+        "instance+guest"
+    );
+    let row = |name: &str, x: &Value| {
+        let (p50, ratio) = bulk(x, 1000, 50).map_or((f64::NAN, f64::NAN), |b| {
+            (f(&b["wall"]["p50_ms"]), f(&b["ratio_to_floor"]))
+        });
+        let added = x["throughput"]["levels"]
+            .as_array()
+            .and_then(|l| l.first())
+            .map_or(f64::NAN, |c1| f(&c1["added_p50_ms"]));
+        println!(
+            "{:<12} {:>14} ms {:>8.2} {:>16} ms {:>14} ms {:>12} ms",
+            name,
+            ms(p50),
+            ratio,
+            ms(added),
+            ms(f(&x["instantiation"]["health"]["latency"]["p50_ms"])),
+            ms(f(&x["instantiation"]["per_request_cost_p50_ms"]))
+        );
+    };
+    row("devhost", r);
+    for spin in spins.values() {
+        row(spin["runtime"].as_str().unwrap_or("spin"), spin);
+    }
+}
+
+/// The cases of one runtime: `r` is the top-level report (devhost) or one `spin` entry;
+/// `top` holds the naive baseline.
+fn print_runtime(r: &Value, top: &Value) {
     for (key, order) in [("bulk", "auto"), ("bulk_admin_first", "admin,confluence")] {
         let Some(rows) = r[key].as_array() else {
             continue;
@@ -700,7 +807,7 @@ fn print_report(r: &Value) {
             "naive ÷"
         );
         for b in rows {
-            let nv = r["naive"].as_array().and_then(|n| {
+            let nv = top["naive"].as_array().and_then(|n| {
                 n.iter().find(|x| {
                     x["ids"] == b["ids"] && x["upstream_latency_ms"] == b["upstream_latency_ms"]
                 })
@@ -769,9 +876,16 @@ fn print_report(r: &Value) {
                 f(&x["p50_ratio"])
             );
         }
-        println!("peak RSS during case 3 (whole process: host + fake + clients): {} MiB (RSS before {} MiB)",
-                 r["throughput"]["peak_rss_kb"].as_u64().unwrap_or(0) / 1024,
-                 r["throughput"]["rss_before_kb"].as_u64().unwrap_or(0) / 1024);
+        if r["throughput"]["host_peak_rss_kb"].is_null() {
+            println!("peak RSS during case 3 (whole process: host + fake + clients): {} MiB (RSS before {} MiB)",
+                     r["throughput"]["peak_rss_kb"].as_u64().unwrap_or(0) / 1024,
+                     r["throughput"]["rss_before_kb"].as_u64().unwrap_or(0) / 1024);
+        } else {
+            println!("peak RSS during case 3: host (Spin's processes) {} MiB (before {} MiB); this process (fake + clients) {} MiB",
+                     r["throughput"]["host_peak_rss_kb"].as_u64().unwrap_or(0) / 1024,
+                     r["throughput"]["host_rss_before_kb"].as_u64().unwrap_or(0) / 1024,
+                     r["throughput"]["peak_rss_kb"].as_u64().unwrap_or(0) / 1024);
+        }
     }
     let c = &r["cold_start"]["median"];
     if !c.is_null() {
@@ -804,6 +918,10 @@ fn print_report(r: &Value) {
             ms(f(&r["connections"]["saved_per_upstream_call_p50_ms"]))
         );
     }
+}
+
+/// Size and the targets: the same for every runtime.
+fn print_totals(r: &Value) {
     println!(
         "\n5. Size: {} bytes ({:.3} MiB)",
         r["size"]["wasm_bytes"],

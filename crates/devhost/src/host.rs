@@ -33,6 +33,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Bytes, Incoming};
+use hyper::http::uri::Authority;
 use hyper::http::{header, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -660,11 +661,21 @@ async fn handle(
     let Some(route) = state.app.router.route(&path) else {
         return empty_response(StatusCode::NOT_FOUND);
     };
-    let host = match req.headers().get(header::HOST).map(|h| h.to_str()) {
-        None => "localhost".to_string(),
-        Some(Ok(h)) => h.to_string(),
-        Some(Err(_)) => return empty_response(StatusCode::BAD_REQUEST),
+    // As Spin (trigger-http server.rs `set_req_uri`, headers.rs `prepare_request_headers`):
+    // a routed request whose authority is missing, invalid or ambiguous, or with any header
+    // value that is not UTF-8, fails in the host before an instance is made: a bare 500.
+    let authority = match request_authority(&req) {
+        Ok(authority) => authority,
+        Err(why) => return refused(why),
     };
+    if let Some((name, _)) = req
+        .headers()
+        .iter()
+        .find(|(_, value)| std::str::from_utf8(value.as_bytes()).is_err())
+    {
+        return refused(&format!("the {name} header value is not valid UTF-8"));
+    }
+    let host = authority.to_string();
     let path_and_query = req
         .uri()
         .path_and_query()
@@ -672,12 +683,12 @@ async fn handle(
         .unwrap_or_else(|| "/".to_string());
     match Uri::builder()
         .scheme("http")
-        .authority(host.as_str())
+        .authority(authority)
         .path_and_query(path_and_query.as_str())
         .build()
     {
         Ok(uri) => *req.uri_mut() = uri,
-        Err(_) => return empty_response(StatusCode::BAD_REQUEST),
+        Err(_) => return refused("the request URI cannot be rebuilt"),
     }
     for (name, value) in spin_headers(&route, &host, &path_and_query, peer) {
         match HeaderValue::from_str(&value) {
@@ -685,7 +696,7 @@ async fn handle(
                 req.headers_mut()
                     .insert(HeaderName::from_static(name), value);
             }
-            Err(_) => return empty_response(StatusCode::BAD_REQUEST),
+            Err(_) => return refused("a spin-* header value is invalid"),
         }
     }
 
@@ -704,6 +715,41 @@ async fn handle(
             empty_response(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
+}
+
+/// The request's authority as Spin's `set_req_uri` finds it: the `Host` header (UTF-8, a valid
+/// authority) or the URI's, which must agree when both are present; one of them is required.
+fn request_authority(req: &Request<Incoming>) -> Result<Authority, &'static str> {
+    let from_header = match req.headers().get(header::HOST) {
+        None => None,
+        Some(value) => {
+            let text = value
+                .to_str()
+                .map_err(|_| "the Host header is not valid UTF-8")?;
+            Some(
+                text.parse::<Authority>()
+                    .map_err(|_| "the Host header holds an invalid authority")?,
+            )
+        }
+    };
+    match (from_header, req.uri().authority().cloned()) {
+        (None, None) => Err("the request has no Host header"),
+        (Some(a), None) | (None, Some(a)) => Ok(a),
+        (Some(a), Some(b)) if a == b => Ok(a),
+        (Some(_), Some(_)) => Err("the Host header does not match the URI's authority"),
+    }
+}
+
+/// A request the host cannot hand to a component: Spin's answer (its service fails, hyper
+/// answers `500` with an empty body and closes the connection), and a line on stderr as Spin's
+/// `Error processing request`.
+fn refused(why: &str) -> Response<HyperOutgoingBody> {
+    eprintln!("devhost: error processing request: {why}");
+    let mut response = empty_response(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Collapses a multi-line error (wasm backtraces) into one log line.

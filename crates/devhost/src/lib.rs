@@ -22,6 +22,9 @@
 //!
 //! One [`App`] (one engine, one compiled component) can serve many [`Server`]s at once, each
 //! with its own variables, so tests can run in parallel.
+//!
+//! [`real_spin`] starts real Spin (`spin up`) on the same manifest, for the end-to-end suite
+//! and the benchmarks to run the component on the runtime users deploy as well.
 
 #![deny(missing_docs)]
 
@@ -31,6 +34,7 @@ pub mod expressions;
 mod host;
 pub mod manifest;
 mod outbound;
+pub mod real_spin;
 pub mod routes;
 mod toolchain;
 
