@@ -22,7 +22,7 @@
 //! - `bench sizes` — the `.wasm` size for each release-profile setting; writes
 //!   `target/bench/sizes.json`, which the suite then includes.
 //!
-//! - `--spin PATH` (repeatable, with the suite or `load`): the same runtime-dependent cases
+//! - `--spin PATH` (repeatable, with the suite, `load` or `memory-cap`): the same runtime-dependent cases
 //!   run on real Spin as well (`spin up` on spin.toml, serving spin.toml's own component, which
 //!   devhost then serves too), and a table puts the runtimes side by side.
 //!
@@ -100,11 +100,7 @@ enum Command {
     ParseMemory,
     /// The smallest `--max-instance-memory` at which every hostile request body gets its
     /// documented answer, four at once, on devhost and on each `--spin` binary.
-    MemoryCap {
-        /// A real `spin` binary to measure too (repeatable).
-        #[arg(long)]
-        spin: Vec<PathBuf>,
-    },
+    MemoryCap,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -132,10 +128,10 @@ async fn main() -> Result<()> {
     match cli.command {
         Some(Command::Sizes) => tokio::task::spawn_blocking(sizes::run).await?,
         Some(Command::ParseMemory) => parse_memory::run(),
-        Some(Command::MemoryCap { spin }) => {
+        Some(Command::MemoryCap) => {
             memory_cap::run(memory_cap::Opts {
                 wasm: cli.wasm,
-                spin,
+                spins: cli.spins,
             })
             .await
         }

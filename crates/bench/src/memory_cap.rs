@@ -10,19 +10,20 @@
 //! trapped instance, a refused connection) fails it. The ladder stops at the first cap where
 //! every body and the valid lookup pass. Writes `target/bench/memory-cap.json`.
 //!
-//! Real Spin is started here with one small function, [`SpinServer::start`]: `spin up` on a copy
-//! of `spin.toml` whose `source` is the component measured, settings in `SPIN_VARIABLE_*`.
+//! Real Spin (`--spin PATH`, repeatable) serves spin.toml's own component, as everywhere in the
+//! bench ([`env::component_and_spins`]); the cap reaches it as `SPIN_MAX_INSTANCE_MEMORY`, and
+//! devhost as its option of the same meaning.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{Context as _, Result};
 use bytes::Bytes;
+use devhost::real_spin::SpinUpOptions;
 use fake_atlassian::{Directory, FakeAtlassian};
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
@@ -30,7 +31,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
 use crate::client::{Conn, Req};
-use crate::env::{self, KEY};
+use crate::env::{self, Host, Runtime, KEY};
 use crate::hostile::{self, Hostile};
 
 const MIB: usize = 1 << 20;
@@ -48,111 +49,7 @@ pub struct Opts {
     /// The component (default as the suite's).
     pub wasm: Option<PathBuf>,
     /// Real Spin binaries to measure besides devhost.
-    pub spin: Vec<PathBuf>,
-}
-
-/// A server under a cap: devhost in this process, or a `spin up` child process.
-enum Server {
-    Devhost(devhost::Server),
-    Spin(SpinServer),
-}
-
-impl Server {
-    fn addr(&self) -> SocketAddr {
-        match self {
-            Server::Devhost(s) => s.addr(),
-            Server::Spin(s) => s.addr,
-        }
-    }
-
-    async fn stop(self) {
-        match self {
-            Server::Devhost(s) => s.shutdown().await,
-            Server::Spin(s) => s.stop().await,
-        }
-    }
-}
-
-/// A real Spin serving the component: `spin up` as a child process.
-pub struct SpinServer {
-    child: tokio::process::Child,
-    /// Where it listens.
-    pub addr: SocketAddr,
-}
-
-impl SpinServer {
-    /// Starts `spin up` (binary `bin`, `HOME` as inherited) on a copy of the project's
-    /// `spin.toml` in `dir` whose component `source` is `wasm`, with `variables` as
-    /// `SPIN_VARIABLE_*`, `extra` arguments (e.g. `--max-instance-memory N`), on a free port of
-    /// 127.0.0.1; waits until `GET /health` answers 200.
-    pub async fn start(
-        bin: &Path,
-        wasm: &Path,
-        dir: &Path,
-        variables: &[(String, String)],
-        extra: &[String],
-    ) -> Result<SpinServer> {
-        std::fs::create_dir_all(dir)?;
-        let manifest = std::fs::read_to_string(env::root().join("spin.toml"))?;
-        let source = "source = \"target/wasm32-wasip2/release/identity_accessor.wasm\"";
-        ensure!(
-            manifest.contains(source),
-            "spin.toml no longer has {source}"
-        );
-        let wasm = std::fs::canonicalize(wasm)
-            .with_context(|| format!("the component {}", wasm.display()))?;
-        let manifest = manifest.replace(source, &format!("source = {:?}", wasm.display()));
-        let manifest_path = dir.join("spin.toml");
-        std::fs::write(&manifest_path, manifest)?;
-        let addr = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-            probe.local_addr()?
-        };
-        let mut command = tokio::process::Command::new(bin);
-        command
-            .arg("up")
-            .arg("-f")
-            .arg(&manifest_path)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--log-dir")
-            .arg(dir.join("logs"))
-            .args(extra)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("spin-stderr.txt"))?)
-            .kill_on_drop(true);
-        for (name, value) in variables {
-            command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
-        }
-        let child = command
-            .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
-        let mut server = SpinServer { child, addr };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                let stderr = std::fs::read_to_string(dir.join("spin-stderr.txt"))?;
-                bail!("spin up exited with {status}: {}", stderr.trim());
-            }
-            if env::wait_healthy(addr, Duration::from_millis(200))
-                .await
-                .is_ok()
-            {
-                return Ok(server);
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                server.stop().await;
-                bail!("spin up did not answer /health within 60 s");
-            }
-        }
-    }
-
-    /// Stops the process.
-    pub async fn stop(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-    }
+    pub spins: Vec<PathBuf>,
 }
 
 /// A request body sent in 16 KiB frames with no size announced: hyper sends it chunked.
@@ -260,43 +157,11 @@ async fn valid_lookup(addr: SocketAddr, id: &str) -> Option<String> {
     }
 }
 
-/// Which runtime a row is about.
-enum Runtime<'a> {
-    Devhost,
-    Spin(&'a Path),
-}
-
-impl Runtime<'_> {
-    fn name(&self) -> String {
-        match self {
-            Runtime::Devhost => "devhost".into(),
-            Runtime::Spin(bin) => {
-                let version = std::process::Command::new(bin)
-                    .arg("--version")
-                    .output()
-                    .ok()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                    .unwrap_or_default();
-                version
-                    .split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
-        }
-    }
-}
-
-async fn start(
-    runtime: &Runtime<'_>,
-    app: &std::sync::Arc<devhost::App>,
-    wasm: &Path,
-    fake: &FakeAtlassian,
-    cap: usize,
-) -> Result<Server> {
+/// Serves the component on `runtime` under a cap of `cap` bytes, against `fake`.
+async fn start(runtime: &Runtime, fake: &FakeAtlassian, cap: usize) -> Result<Host> {
     let variables = env::chain_vars(fake, &[]);
     match runtime {
-        Runtime::Devhost => {
+        Runtime::Devhost(app) => {
             let server = app
                 .serve(devhost::UpOptions {
                     listen: Some("127.0.0.1:0".parse()?),
@@ -306,23 +171,30 @@ async fn start(
                     ..devhost::UpOptions::default()
                 })
                 .await?;
-            Ok(Server::Devhost(server))
+            Ok(Host::Devhost(server))
         }
-        Runtime::Spin(bin) => {
-            let dir = env::out_dir()?.join("spin/memory-cap");
-            let cap_arg = ["--max-instance-memory".to_string(), cap.to_string()];
-            Ok(Server::Spin(
-                SpinServer::start(bin, wasm, &dir, &variables, &cap_arg).await?,
-            ))
+        Runtime::Spin(spin) => {
+            let name = format!("spin-{}-memory-cap", spin.version());
+            let server = spin
+                .up(
+                    &env::root().join("spin.toml"),
+                    SpinUpOptions {
+                        variables,
+                        env: [("SPIN_MAX_INSTANCE_MEMORY".to_string(), cap.to_string())].into(),
+                        log_dir: env::out_dir()?.join("logs").join(&name),
+                        work_dir: env::out_dir()?.join("spin").join(&name),
+                        ..SpinUpOptions::default()
+                    },
+                )
+                .await?;
+            Ok(Host::Spin(server))
         }
     }
 }
 
 /// Measures one runtime; prints as it goes; returns its JSON row.
 async fn measure_runtime(
-    runtime: Runtime<'_>,
-    app: &std::sync::Arc<devhost::App>,
-    wasm: &Path,
+    runtime: &Runtime,
     fake: &FakeAtlassian,
     bodies: &[Hostile],
     valid_id: &str,
@@ -333,7 +205,7 @@ async fn measure_runtime(
     let mut all_pass = None;
     let mut tried = Vec::new();
     for mib in LADDER_MIB {
-        let server = start(&runtime, app, wasm, fake, mib * MIB).await?;
+        let server = start(runtime, fake, mib * MIB).await?;
         let addr = server.addr();
         let mut failing = Vec::new();
         for (i, h) in bodies.iter().enumerate() {
@@ -345,7 +217,7 @@ async fn measure_runtime(
             }
         }
         let valid = valid_lookup(addr, valid_id).await;
-        server.stop().await;
+        server.shutdown().await;
         if let Some(wrong) = &valid {
             failing.push(format!("valid lookup: {wrong}"));
         }
@@ -378,8 +250,9 @@ async fn measure_runtime(
 
 /// `bench memory-cap`: measures, prints, writes `target/bench/memory-cap.json`.
 pub async fn run(opts: Opts) -> Result<()> {
-    let wasm = env::component(opts.wasm.as_deref())?;
-    let app = env::load_app(&wasm)?;
+    let (wasm, spins) = env::component_and_spins(opts.wasm.as_deref(), &opts.spins)?;
+    let mut runtimes = vec![Runtime::Devhost(env::load_app(&wasm)?)];
+    runtimes.extend(spins.into_iter().map(Runtime::Spin));
     let directory = Directory::demo();
     let valid_id = directory
         .users
@@ -390,12 +263,9 @@ pub async fn run(opts: Opts) -> Result<()> {
     let fake = env::start_fake(directory).await?;
     let bodies = hostile::bodies(identity_accessor::config::DEFAULT_MAX_ACCOUNT_IDS);
     println!("component: {}", wasm.display());
-    let mut rows =
-        vec![measure_runtime(Runtime::Devhost, &app, &wasm, &fake, &bodies, &valid_id).await?];
-    for bin in &opts.spin {
-        rows.push(
-            measure_runtime(Runtime::Spin(bin), &app, &wasm, &fake, &bodies, &valid_id).await?,
-        );
+    let mut rows = Vec::new();
+    for runtime in &runtimes {
+        rows.push(measure_runtime(runtime, &fake, &bodies, &valid_id).await?);
     }
     fake.shutdown().await;
     println!();
