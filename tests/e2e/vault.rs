@@ -5,9 +5,9 @@
 //! `crates/variables-vault`, v3.6.3 and v4.0.2: vaultrs `kv2::read` of `<mount>/<prefix>/<name>`,
 //! that is `GET /v1/<mount>/data/<prefix>/<name>` with `X-Vault-Token`, field `value`; a 404
 //! with Vault's `{"errors":[]}` passes on to the next provider) and counts every read by
-//! variable name. With `runtime-config/vault.toml`'s provider pointed at it, the secrets in it
-//! and every other setting in `SPIN_VARIABLE_*` (SpinKube's way), each request kind is sent once
-//! and its reads counted.
+//! variable name. With `runtime-config/vault.toml` pointed at it, the secrets in it and every
+//! other setting in `SPIN_VARIABLE_*` (SpinKube's way), each request kind is sent once and its
+//! reads counted.
 //!
 //! Two shares make up a request's reads. **The component's**: each variable it reads, at most
 //! once per request (`platform::ReadOnce`), only `api_key` before the key is checked, and only
@@ -19,10 +19,11 @@
 //! out) therefore costs the component's share plus one read of every variable; a lookup of `[]`
 //! makes no call and shows the component's share alone.
 //!
-//! Where Vault is asked depends on the provider order. With Vault first (vault.toml as it was),
-//! every variable Spin resolves is a Vault round trip, secret or not (a 404 for those in
-//! `SPIN_VARIABLE_*`). With an `env` provider listed before it (vault.toml now), a variable in
-//! `SPIN_VARIABLE_*` never reaches Vault: only the secrets do. Both layouts are measured.
+//! Where Vault is asked depends on the provider order. With Vault first (vault.toml without its
+//! `env` provider, as it was), every variable Spin resolves is a Vault round trip, secret or not
+//! (a 404 for those in `SPIN_VARIABLE_*`). With the `env` provider listed before it (vault.toml
+//! as it is), a variable in `SPIN_VARIABLE_*` never reaches Vault: only the secrets do. Both
+//! layouts are measured.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -150,19 +151,30 @@ impl VaultStandIn {
         Ok(VaultStandIn { addr, reads, task })
     }
 
-    /// A Spin runtime config pointing the Vault provider at this stand-in; with `env_first`,
-    /// an `env` provider (`SPIN_VARIABLE_*`) is listed before it.
-    pub fn runtime_config(&self, env_first: bool) -> String {
-        let env = if env_first {
-            "[[variables_provider]]\ntype = \"env\"\n\n"
+    /// The project's `runtime-config/vault.toml` (an `env` provider, then Vault), its Vault
+    /// pointed at this stand-in; without `env_first`, its `env` provider taken out (Vault first,
+    /// as the file was before).
+    pub fn runtime_config(&self, env_first: bool) -> Result<String> {
+        let text = crate::manifest::read("runtime-config/vault.toml")?;
+        let url = "url = \"https://vault.example.internal:8200\"";
+        let token = "token = \"REPLACE-WITH-A-READ-ONLY-VAULT-TOKEN\"";
+        let env = "[[variables_provider]]\ntype = \"env\"\n";
+        ensure!(
+            text.contains(url)
+                && text.contains(token)
+                && text.contains(env)
+                && text.contains(&format!("mount = \"{MOUNT}\""))
+                && text.contains(&format!("prefix = \"{PREFIX}\"")),
+            "vault.toml no longer has the url, token, env provider, mount and prefix this test sets"
+        );
+        let text = text
+            .replace(url, &format!("url = \"http://{}\"", self.addr))
+            .replace(token, &format!("token = \"{TOKEN}\""));
+        Ok(if env_first {
+            text
         } else {
-            ""
-        };
-        format!(
-            "{env}[[variables_provider]]\ntype = \"vault\"\nurl = \"http://{}\"\ntoken = \"{TOKEN}\"\n\
-             mount = \"{MOUNT}\"\nprefix = \"{PREFIX}\"\n",
-            self.addr
-        )
+            text.replace(env, "")
+        })
     }
 
     /// The reads since the last call, by variable name, in order.
@@ -306,7 +318,7 @@ async fn measure(env_first: bool) -> Result<(Vec<(&'static str, Vec<String>)>, E
     }
     let server = serve_with(ServeOptions {
         env,
-        spin_runtime_config: Some(vault.runtime_config(env_first)),
+        spin_runtime_config: Some(vault.runtime_config(env_first)?),
         ..ServeOptions::default()
     })
     .await?;

@@ -142,12 +142,17 @@ fn old_filter(rows: Vec<OldRow>, chunk: &[String]) -> Vec<(String, String)> {
 /// A page body of at most `MAX_RESPONSE_BYTES`: `rows_field` holding as many copies of `row`
 /// as fit, then `tail` rows (the requested ones) at the end.
 fn page(rows_field: &str, row: &str, tail_rows: &[String]) -> (Vec<u8>, usize) {
+    page_of(MAX_RESPONSE_BYTES, rows_field, row, tail_rows)
+}
+
+/// As [`page`], at most `size` bytes.
+fn page_of(size: usize, rows_field: &str, row: &str, tail_rows: &[String]) -> (Vec<u8>, usize) {
     let head = format!("{{\"{rows_field}\":[");
     let tail: String = tail_rows.join(",");
     let end = "]}";
-    let room = MAX_RESPONSE_BYTES - head.len() - tail.len() - end.len() - 1;
+    let room = size - head.len() - tail.len() - end.len() - 1;
     let count = room / (row.len() + 1);
-    let mut body = String::with_capacity(MAX_RESPONSE_BYTES);
+    let mut body = String::with_capacity(size);
     body.push_str(&head);
     for _ in 0..count {
         body.push_str(row);
@@ -246,6 +251,85 @@ const CHUNK: usize = 16 * 1024;
 /// `sent` as the component reads it: one fresh chunk at a time (spin-sdk allocates each).
 fn chunks(sent: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     sent.chunks(CHUNK).map(<[u8]>::to_vec)
+}
+
+/// The size of the reads the component asks the host for an upstream answer (`entry.rs`).
+const UPSTREAM_READ: usize = 64 * 1024;
+
+/// Measures reading an upstream answer (in the component's 64 KiB reads) and parsing it, for the
+/// largest legitimate Confluence page (250 rows of ~400 bytes, about 100 KiB; pages of 400 KiB
+/// exist with every field at its longest) and a page at `MAX_RESPONSE_BYTES`: before (a plain
+/// `Vec`), now with `Content-Length` and now without it. Prints; returns the rows.
+fn measure_upstream_reads() -> Result<Value> {
+    let chunk: Vec<String> = (0..confluence::MAX_ACCOUNT_IDS)
+        .map(|i| format!("wanted-{i}"))
+        .collect();
+    let wanted_rows: Vec<String> = chunk
+        .iter()
+        .map(|id| json!({"accountId": id, "email": format!("{id}@example.com")}).to_string())
+        .collect();
+    let row = realistic_row(1);
+    let mut rows = Vec::new();
+    println!();
+    println!(
+        "{:<22} {:>9} {:>16} {:>20} {:>16}",
+        "upstream answer", "bytes", "before (peak)", "now, Content-Length", "now, chunked"
+    );
+    for (what, size) in [
+        ("400 KiB page", 400 * 1024),
+        ("2 MiB page", MAX_RESPONSE_BYTES),
+    ] {
+        let (body, _) = page_of(size, "results", &row, &wanted_rows);
+        let read_parse = |declared: Option<Option<u64>>| {
+            let body = &body;
+            let chunk = &chunk;
+            peak_of(move || {
+                let bytes = match declared {
+                    None => {
+                        let mut plain = Vec::new();
+                        for piece in body.chunks(UPSTREAM_READ).map(<[u8]>::to_vec) {
+                            plain.extend_from_slice(&piece);
+                        }
+                        plain
+                    }
+                    Some(declared) => {
+                        let mut buffer = BodyBuffer::new(MAX_RESPONSE_BYTES, declared);
+                        for piece in body.chunks(UPSTREAM_READ).map(<[u8]>::to_vec) {
+                            buffer.push(&piece).expect("within the limit");
+                        }
+                        buffer.into_bytes()
+                    }
+                };
+                confluence::parse_bulk(&bytes, chunk).map(|(kept, _)| kept.found.len())
+            })
+        };
+        let (before, old) = read_parse(None);
+        let (with_length, a) = read_parse(Some(Some(body.len() as u64)));
+        let (chunked, b) = read_parse(Some(None));
+        ensure!(
+            old.is_some() && old == a && a == b,
+            "{what}: the reads disagree"
+        );
+        let kib = |b: usize| format!("{:.0} KiB", b as f64 / 1024.0);
+        println!(
+            "{:<22} {:>9} {:>16} {:>20} {:>16}",
+            what,
+            body.len(),
+            kib(before),
+            kib(with_length),
+            kib(chunked)
+        );
+        rows.push(json!({
+            "answer": what, "body_bytes": body.len(),
+            "peak_heap_bytes_before": before,
+            "peak_heap_bytes_now_content_length": with_length,
+            "peak_heap_bytes_now_chunked": chunked,
+        }));
+    }
+    println!(
+        "(read in 64 KiB pieces, then parsed; the peak counts the copy a growing buffer makes)"
+    );
+    Ok(Value::Array(rows))
 }
 
 /// The request body as the component read it before: one `Vec` grown by `extend_from_slice`.
@@ -446,8 +530,9 @@ fn measure_requests() -> Result<Value> {
 /// Measures both parsers and prints; returns the JSON report.
 pub fn measure() -> Result<Value> {
     let pages = measure_pages()?;
+    let upstream_reads = measure_upstream_reads()?;
     let requests = measure_requests()?;
-    Ok(json!({ "pages": pages, "requests": requests }))
+    Ok(json!({ "pages": pages, "upstream_reads": upstream_reads, "requests": requests }))
 }
 
 /// `bench parse-memory`: measures, prints, writes `target/bench/parse-memory.json`.
