@@ -45,10 +45,15 @@ pub const MAX_REQUEST_ID_LEN: usize = 64;
 /// The largest upstream response body read, in bytes (the transport answers `TooLarge` past
 /// it). The largest legitimate page is a users-bulk answer for 250 ids — about 400 KiB even
 /// with every field at its longest, some 150 KiB in practice — and an admin search page of at
-/// most 100 users is smaller: 2 MiB leaves a margin of 5× over the worst case. One instance
-/// then holds at most ~1 MiB of runtime, a 1 MiB request body, `upstream_concurrency` × 2 MiB of
-/// upstream bodies and under 0.1 MiB to parse one (pages are filtered row by row while parsed):
-/// ~10 MiB at the default 4, ~66 MiB at the maximum 32, inside the SpinKube pod's 256Mi.
+/// most 100 users is smaller: 2 MiB leaves a margin of 5× over the worst case. The request body
+/// is freed before the upstream calls, so one instance then holds at most ~1.1 MiB of runtime
+/// (stack and data), ≤ 0.5 MiB for 1,000 ids, `upstream_concurrency` answers of up to 2 MiB in
+/// [`BodyBuffer`]s (2.1 MiB read and parsed when the answer declares its `Content-Length`; up to
+/// 3.1 MiB while one without it grows past 1 MiB and is copied) and under 0.1 MiB to parse one
+/// (pages are filtered row by row while parsed): ~10 MiB (14 MiB without `Content-Length`) at the
+/// default 4, ~69 MiB (101 MiB) at the maximum 32, inside the SpinKube pod's 256Mi
+/// (`bench parse-memory` measures each term natively). Before the calls, the worst request body
+/// needs 5 MiB of linear memory in all (`bench memory-cap`).
 pub const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why the request body could not be read.
