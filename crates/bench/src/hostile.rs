@@ -1,6 +1,8 @@
 //! The hostile request bodies of the memory measurements: each at most 1 MiB (the component's
 //! `MAX_BODY_BYTES`), each built to make one part of the request parser hold as much as it can,
-//! with the answer the contract gives it.
+//! with the answer the contract gives it. `bench parse-memory` and `bench memory-cap` measure
+//! them; the end-to-end test `tests/e2e/memory.rs` includes this file (`#[path]`) and checks the
+//! same bodies under a cap, so what is measured is what is tested.
 
 use identity_accessor::request::{MAX_BODY_BYTES, MAX_ID_CHARS};
 
