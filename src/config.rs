@@ -511,8 +511,12 @@ impl Config {
         };
         r.allow_loopback = r.flag(ALLOW_LOOPBACK_HTTP);
         let api_url = r.api_url();
-        let settings = r.source_settings();
-        let (order, names) = r.source_names(&settings);
+        let listed = r.listed_sources();
+        let settings = r.source_settings(listed.as_deref());
+        let (order, names) = match listed {
+            Some(names) => (SourceOrder::Explicit, names),
+            None => (SourceOrder::Auto, r.auto_source_names(&settings)),
+        };
         let sources = r.sources(&names, &api_url, &settings);
         let max_account_ids = r.max_account_ids();
         let request_timeout_ms = r.request_timeout_ms();
@@ -573,29 +577,37 @@ impl Reader<'_> {
         }
     }
 
-    /// Every source setting, read once.
-    fn source_settings(&mut self) -> SourceSettings {
+    /// The settings of the sources in `only` (every source's under `auto`, `None`), each read
+    /// once; a source not listed is not read at all (empty here): a secret store is never asked
+    /// for what the request cannot use.
+    fn source_settings(&mut self, only: Option<&[SourceName]>) -> SourceSettings {
+        let admin = only.is_none_or(|names| names.contains(&SourceName::Admin));
+        let confluence = only.is_none_or(|names| names.contains(&SourceName::Confluence));
+        let mut get = |wanted: bool, name: &'static str| {
+            if wanted {
+                self.get(name)
+            } else {
+                String::new()
+            }
+        };
         SourceSettings {
-            org_id: self.get(ATLASSIAN_ORG_ID),
-            admin_key: self.get(ATLASSIAN_ADMIN_API_KEY),
-            site_url: self.get(CONFLUENCE_URL),
-            site_email: self.get(CONFLUENCE_EMAIL),
-            site_token: self.get(CONFLUENCE_API_TOKEN),
-            bearer: self.get(CONFLUENCE_BEARER_TOKEN),
-            cloud_id: self.get(CONFLUENCE_CLOUD_ID),
+            org_id: get(admin, ATLASSIAN_ORG_ID),
+            admin_key: get(admin, ATLASSIAN_ADMIN_API_KEY),
+            site_url: get(confluence, CONFLUENCE_URL),
+            site_email: get(confluence, CONFLUENCE_EMAIL),
+            site_token: get(confluence, CONFLUENCE_API_TOKEN),
+            bearer: get(confluence, CONFLUENCE_BEARER_TOKEN),
+            cloud_id: get(confluence, CONFLUENCE_CLOUD_ID),
         }
     }
 
-    /// `email_sources`: `auto` (or unset) or a list of names; and how the order was decided.
-    fn source_names(&mut self, settings: &SourceSettings) -> (SourceOrder, Vec<SourceName>) {
+    /// `email_sources` as a list of names, or `None` for `auto` (or unset).
+    fn listed_sources(&mut self) -> Option<Vec<SourceName>> {
         let sources_raw = self.get(EMAIL_SOURCES);
         if sources_raw.is_empty() || sources_raw.eq_ignore_ascii_case("auto") {
-            (SourceOrder::Auto, self.auto_source_names(settings))
+            None
         } else {
-            (
-                SourceOrder::Explicit,
-                self.listed_source_names(&sources_raw),
-            )
+            Some(self.listed_source_names(&sources_raw))
         }
     }
 

@@ -22,7 +22,7 @@ use wasi::http::types as http;
 use wasi::io::poll::Pollable;
 use wasi::io::streams::StreamError;
 
-use crate::handler::{self, Body, BodyError, Request, MAX_RESPONSE_BYTES};
+use crate::handler::{self, Body, BodyBuffer, BodyError, Request, MAX_RESPONSE_BYTES};
 use crate::platform::{
     Method, OutboundRequest, OutboundResponse, Platform, Runtime, Transport, TransportError,
     VariableError, Variables,
@@ -81,23 +81,19 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
     println!("{}", log.to_line());
 }
 
-/// The incoming body, read in chunks and abandoned as soon as it passes the limit.
+/// The incoming body, read in chunks (spin-sdk's, 16 KiB each) into the core's bounded buffer
+/// and abandoned as soon as it passes the limit.
 struct SpinBody(IncomingRequest);
 
 impl Body for SpinBody {
-    fn read(self, limit: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
+    fn read(self, mut into: BodyBuffer) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
         Box::pin(async move {
             use futures::StreamExt;
             let mut stream = std::pin::pin!(self.0.into_body_stream());
-            let mut body = Vec::new();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|_| BodyError::Io)?;
-                if body.len() + chunk.len() > limit {
-                    return Err(BodyError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
+                into.push(&chunk.map_err(|_| BodyError::Io)?)?;
             }
-            Ok(body)
+            Ok(into.into_bytes())
         })
     }
 }
@@ -327,7 +323,7 @@ async fn exchange(
     };
 
     let status = response.status();
-    let headers = response
+    let headers: Vec<(String, String)> = response
         .headers()
         .entries()
         .into_iter()
@@ -338,19 +334,22 @@ async fn exchange(
             )
         })
         .collect();
+    // Read into one buffer of the declared size when the answer gives one (at most the limit).
+    let declared = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err(TransportError::TooLarge);
+    }
+    let mut body = BodyBuffer::new(MAX_RESPONSE_BYTES, declared);
     let incoming = response.consume().map_err(|_| TransportError::Connection)?;
-    let mut body = Vec::new();
     {
         let stream = incoming.stream().map_err(|_| TransportError::Connection)?;
         loop {
             match stream.read(READ_CHUNK) {
                 Ok(bytes) if bytes.is_empty() => wait(stream.subscribe()).await,
-                Ok(bytes) => {
-                    if body.len() + bytes.len() > MAX_RESPONSE_BYTES {
-                        return Err(TransportError::TooLarge);
-                    }
-                    body.extend_from_slice(&bytes);
-                }
+                Ok(bytes) => body.push(&bytes).map_err(|_| TransportError::TooLarge)?,
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(_)) => return Err(TransportError::Connection),
             }
@@ -360,6 +359,6 @@ async fn exchange(
     Ok(OutboundResponse {
         status,
         headers,
-        body,
+        body: body.into_bytes(),
     })
 }

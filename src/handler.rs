@@ -35,7 +35,7 @@ use crate::auth::{presented_key, ApiKeys};
 use crate::config::{Config, ConfigError};
 use crate::error::{ApiError, Response};
 use crate::log::{method_name, rfc3339, RequestLog};
-use crate::platform::{Platform, Runtime};
+use crate::platform::{Platform, ReadOnce, Runtime};
 use crate::request::{
     is_identity_content_encoding, is_json_content_type, parse_lookup, MAX_BODY_BYTES,
 };
@@ -48,10 +48,15 @@ pub const MAX_REQUEST_ID_LEN: usize = 64;
 /// The largest upstream response body read, in bytes (the transport answers `TooLarge` past
 /// it). The largest legitimate page is a users-bulk answer for 250 ids — about 400 KiB even
 /// with every field at its longest, some 150 KiB in practice — and an admin search page of at
-/// most 100 users is smaller: 2 MiB leaves a margin of 5× over the worst case. One instance
-/// then holds at most ~1 MiB of runtime, a 1 MiB request body, `upstream_concurrency` × 2 MiB of
-/// upstream bodies and under 0.1 MiB to parse one (pages are filtered row by row while parsed):
-/// ~10 MiB at the default 4, ~66 MiB at the maximum 32, inside the SpinKube pod's 256Mi.
+/// most 100 users is smaller: 2 MiB leaves a margin of 5× over the worst case. The request body
+/// is freed before the upstream calls, so one instance then holds at most ~1.1 MiB of runtime
+/// (stack and data), ≤ 0.5 MiB for 1,000 ids, `upstream_concurrency` answers of up to 2 MiB in
+/// [`BodyBuffer`]s (2.1 MiB read and parsed when the answer declares its `Content-Length`; up to
+/// 3.1 MiB while one without it grows past 1 MiB and is copied) and under 0.1 MiB to parse one
+/// (pages are filtered row by row while parsed): ~10 MiB (14 MiB without `Content-Length`) at the
+/// default 4, ~69 MiB (101 MiB) at the maximum 32, inside the SpinKube pod's 256Mi
+/// (`bench parse-memory` measures each term natively). Before the calls, the worst request body
+/// needs 5 MiB of linear memory in all (`bench memory-cap`).
 pub const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why the request body could not be read.
@@ -65,8 +70,51 @@ pub enum BodyError {
 
 /// A request body, read on demand and bounded.
 pub trait Body {
-    /// Reads the whole body, failing with [`BodyError::TooLarge`] as soon as it passes `limit`.
-    fn read(self, limit: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>>;
+    /// Reads the whole body into `into` chunk by chunk ([`BodyBuffer::push`]), failing with
+    /// [`BodyError::TooLarge`] as soon as it passes the buffer's limit.
+    fn read(self, into: BodyBuffer) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>>;
+}
+
+/// A body being read into memory, never past its limit and never with a buffer larger than the
+/// limit: the buffer starts at the declared `Content-Length` (at most the limit), so a body that
+/// says its size is read into one allocation; otherwise it doubles as chunks arrive, capped at
+/// the limit (a plain `Vec` would double past it, to twice the limit, and hold the old and the
+/// new buffer at once while copying). Used for the request body and for upstream responses.
+#[derive(Debug)]
+pub struct BodyBuffer {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl BodyBuffer {
+    /// An empty buffer for a body of at most `limit` bytes, `declared` long if it says so.
+    pub fn new(limit: usize, declared: Option<u64>) -> BodyBuffer {
+        let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+        BodyBuffer {
+            bytes: Vec::with_capacity(capacity),
+            limit,
+        }
+    }
+
+    /// Appends `chunk`, or fails with [`BodyError::TooLarge`] (keeping nothing more) if the
+    /// body would pass the limit.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+        let needed = self.bytes.len() + chunk.len();
+        if needed > self.limit {
+            return Err(BodyError::TooLarge);
+        }
+        if needed > self.bytes.capacity() {
+            let grown = needed.max(self.bytes.capacity() * 2).min(self.limit);
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The bytes read.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 /// A request as the core sees it.
@@ -193,6 +241,13 @@ pub async fn handle<B: Body>(
     request: Request<B>,
     platform: &Platform<'_>,
 ) -> (Response, RequestLog) {
+    // Each variable is read from the provider at most once in this request, whoever asks.
+    let variables = ReadOnce::new(platform.variables);
+    let platform = &Platform {
+        variables: &variables,
+        transport: platform.transport,
+        runtime: platform.runtime,
+    };
     let started = platform.runtime.now();
     let mut log = RequestLog {
         time: rfc3339(platform.runtime.unix_time()),
@@ -338,7 +393,7 @@ async fn lookup<B: Body>(
             limit: MAX_BODY_BYTES,
         });
     }
-    let reading = request.body.read(MAX_BODY_BYTES);
+    let reading = request.body.read(BodyBuffer::new(MAX_BODY_BYTES, declared));
     let body_deadline = platform.runtime.sleep(remaining());
     let body = match future::select(reading, body_deadline).await {
         Either::Left((result, _)) => result,
@@ -352,6 +407,8 @@ async fn lookup<B: Body>(
     })?;
 
     let lookup = parse_lookup(&body, config.max_account_ids)?;
+    // The ids are copied out: the body's memory is free again before any upstream call.
+    drop(body);
     log.ids_requested = lookup.requested;
     log.ids_distinct = lookup.ids.len();
     if lookup.ids.is_empty() {

@@ -15,6 +15,50 @@ pub trait Variables {
     fn get(&self, name: &str) -> Result<Option<String>, VariableError>;
 }
 
+/// [`Variables`] read at most once per name: the first answer for each name (a value, none, or a
+/// provider failure) is kept and given again. The core wraps the platform's variables in one for
+/// each request (`handler::handle`), so however many checks look at a setting (loading,
+/// readiness's assumptions, `/admin/status`'s list), one request reads it from the provider once
+/// — with Spin's Vault provider, one HTTP call and one audit entry per variable at most. Values
+/// live as long as the request; its `Debug` shows names only.
+pub struct ReadOnce<'a> {
+    inner: &'a dyn Variables,
+    read: std::cell::RefCell<Vec<(String, VariableAnswer)>>,
+}
+
+/// What the provider answered for one name.
+type VariableAnswer = Result<Option<String>, VariableError>;
+
+impl<'a> ReadOnce<'a> {
+    /// Wraps `inner`; nothing is read yet.
+    pub fn new(inner: &'a dyn Variables) -> ReadOnce<'a> {
+        ReadOnce {
+            inner,
+            read: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl Variables for ReadOnce<'_> {
+    fn get(&self, name: &str) -> Result<Option<String>, VariableError> {
+        if let Some((_, answer)) = self.read.borrow().iter().find(|(n, _)| n == name) {
+            return answer.clone();
+        }
+        let answer = self.inner.get(name);
+        self.read
+            .borrow_mut()
+            .push((name.to_string(), answer.clone()));
+        answer
+    }
+}
+
+impl std::fmt::Debug for ReadOnce<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.read.borrow().iter().map(|(n, _)| n.clone()).collect();
+        f.debug_struct("ReadOnce").field("read", &names).finish()
+    }
+}
+
 /// A variable exists but its provider could not produce a value (a Vault outage, say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the variables provider could not be read")]
@@ -119,4 +163,42 @@ pub struct Platform<'a> {
     pub transport: &'a dyn Transport,
     /// Time and randomness.
     pub runtime: &'a dyn Runtime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Counts reads; `fail` fails, `set` is "v", anything else is undefined.
+    struct Counting(RefCell<Vec<String>>);
+
+    impl Variables for Counting {
+        fn get(&self, name: &str) -> Result<Option<String>, VariableError> {
+            self.0.borrow_mut().push(name.to_string());
+            match name {
+                "fail" => Err(VariableError),
+                "set" => Ok(Some("secret-value".into())),
+                _ => Ok(None),
+            }
+        }
+    }
+
+    #[test]
+    fn read_once_asks_the_provider_once_per_name_and_keeps_each_answer() {
+        let provider = Counting(RefCell::new(Vec::new()));
+        let once = ReadOnce::new(&provider);
+        for _ in 0..3 {
+            assert_eq!(once.get("set"), Ok(Some("secret-value".into())));
+            assert_eq!(once.get("unset"), Ok(None));
+            assert_eq!(once.get("fail"), Err(VariableError));
+        }
+        assert_eq!(*provider.0.borrow(), vec!["set", "unset", "fail"]);
+        // Names only in Debug, never values.
+        let debug = format!("{once:?}");
+        assert!(
+            debug.contains("set") && !debug.contains("secret-value"),
+            "{debug}"
+        );
+    }
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use futures::future::LocalBoxFuture;
-use identity_accessor::handler::{handle, Body, BodyError, Request};
+use identity_accessor::handler::{handle, Body, BodyBuffer, BodyError, Request};
 use identity_accessor::platform::{
     OutboundRequest, OutboundResponse, Platform, Runtime, Transport, TransportError, VariableError,
     Variables,
@@ -268,12 +268,8 @@ impl Variables for Vars {
 struct Whole(Vec<u8>);
 
 impl Body for Whole {
-    fn read(self, limit: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
-        let result = if self.0.len() > limit {
-            Err(BodyError::TooLarge)
-        } else {
-            Ok(self.0)
-        };
+    fn read(self, mut into: BodyBuffer) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
+        let result = into.push(&self.0).map(|()| into.into_bytes());
         Box::pin(async move { result })
     }
 }

@@ -14,11 +14,11 @@ use crate::testing::*;
 struct Bytes(Result<Vec<u8>, BodyError>);
 
 impl Body for Bytes {
-    fn read(self, limit: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
-        let result = match self.0 {
-            Ok(b) if b.len() > limit => Err(BodyError::TooLarge),
-            other => other,
-        };
+    fn read(self, mut into: BodyBuffer) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
+        let result = self
+            .0
+            .and_then(|b| into.push(&b))
+            .map(|()| into.into_bytes());
         Box::pin(async move { result })
     }
 }
@@ -352,14 +352,34 @@ impl crate::platform::Variables for Counting {
     }
 }
 
-/// The variables one request reads.
+/// The variables one request reads, with the test configuration.
 fn reads(method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<String> {
+    reads_with(config(), method, path, headers, body)
+}
+
+/// The variables one request reads with `settings`, in order, each time it asks the provider.
+fn reads_with(
+    settings: Vec<(&str, &str)>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Vec<String> {
     let vars = Counting {
-        inner: vars(&config()),
+        inner: vars(&settings),
         reads: Default::default(),
     };
     let runtime = FakeRuntime::new();
-    let transport = FakeTransport::new(runtime.clone(), upstream);
+    // Lookups get the fake directory; /admin/status's live checks an empty page.
+    let transport = FakeTransport::new(runtime.clone(), |req| {
+        let lookup = serde_json::from_slice::<Value>(&req.body)
+            .is_ok_and(|body| body.get("accountIds").is_some());
+        if lookup {
+            upstream(req)
+        } else {
+            json(200, json!({"data": [], "results": []}))
+        }
+    });
     let platform = Platform {
         variables: &vars,
         transport: &transport,
@@ -378,21 +398,33 @@ fn reads(method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Ve
     vars.reads.into_inner()
 }
 
+/// `names`, sorted, for comparing sets of reads.
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names
+}
+
+/// The non-secret settings: what readiness checks.
+fn public_settings() -> Vec<String> {
+    crate::config::ALL_VARIABLES
+        .iter()
+        .filter(|n| !crate::config::SECRET_VARIABLES.contains(n))
+        .map(|n| n.to_string())
+        .collect()
+}
+
 #[test]
 fn requests_without_a_valid_key_read_no_secret_but_api_key() {
     let wrong: &[u8] = b"wrong-key-wrong-key-wrong-key-wrong";
     let lookup = br#"{"accountIds": ["m1"]}"#;
     // Liveness reads nothing at all.
     assert_eq!(reads("GET", "/health", &[], b""), Vec::<String>::new());
-    // Readiness reads non-secret settings only.
-    let ready = reads("GET", "/health/ready", &[], b"");
-    assert!(!ready.is_empty());
-    for name in &ready {
-        assert!(
-            !crate::config::SECRET_VARIABLES.contains(&name.as_str()),
-            "readiness read {name}"
-        );
-    }
+    // Readiness reads each non-secret setting once, and nothing else: never more reads than
+    // the settings it checks (a secret's companion, looked at to assume it, is read once).
+    assert_eq!(
+        sorted(reads("GET", "/health/ready", &[], b"")),
+        sorted(public_settings())
+    );
     // A lookup or an admin status without a valid key reads api_key, once, and nothing else.
     for (method, path) in [("POST", "/"), ("GET", "/admin/status")] {
         assert_eq!(reads(method, path, &[], lookup), vec!["api_key"], "{path}");
@@ -410,17 +442,58 @@ fn requests_without_a_valid_key_read_no_secret_but_api_key() {
             "{path}"
         );
     }
-    // A key holder's lookup reads api_key once, then the rest, each once.
-    let held = reads("POST", "/", &[("x-api-key", KEY.as_bytes())], lookup);
-    assert_eq!(held[0], "api_key");
-    assert_eq!(
-        held.iter().filter(|n| *n == "api_key").count(),
-        1,
-        "{held:?}"
-    );
-    for name in crate::config::ALL_VARIABLES {
-        assert!(held.iter().any(|n| n == name), "{name} not read");
+}
+
+#[test]
+fn a_key_holder_reads_each_variable_once_and_only_what_the_request_needs() {
+    let key: &[(&str, &[u8])] = &[("x-api-key", KEY.as_bytes())];
+    let all: Vec<String> = crate::config::ALL_VARIABLES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    // A lookup (with ids, or none) and /admin/status read api_key first, alone, then every
+    // other variable once: `auto` needs every source setting to decide which sources run, and
+    // the status page lists them all.
+    for (method, path, body) in [
+        ("POST", "/", &br#"{"accountIds": ["m1", "v1"]}"#[..]),
+        ("POST", "/", &br#"{"accountIds": []}"#[..]),
+        ("GET", "/admin/status", &b""[..]),
+    ] {
+        let read = reads(method, path, key, body);
+        assert_eq!(read[0], "api_key", "{path}");
+        assert_eq!(sorted(read), sorted(all.clone()), "{path}");
     }
+    // With the sources named, the other source's settings are not read at all.
+    let mut admin_only = config();
+    admin_only.push(("email_sources", "admin"));
+    let read = reads_with(
+        admin_only.clone(),
+        "POST",
+        "/",
+        key,
+        br#"{"accountIds": ["m1"]}"#,
+    );
+    let expected: Vec<String> = all
+        .iter()
+        .filter(|n| !n.starts_with("confluence_"))
+        .cloned()
+        .collect();
+    assert_eq!(sorted(read), sorted(expected.clone()));
+    let ready = reads_with(admin_only, "GET", "/health/ready", &[], b"");
+    let expected_ready: Vec<String> = public_settings()
+        .into_iter()
+        .filter(|n| expected.contains(n))
+        .collect();
+    assert_eq!(sorted(ready), sorted(expected_ready));
+    let mut confluence_only = config();
+    confluence_only.push(("email_sources", "confluence"));
+    let read = reads_with(confluence_only, "POST", "/", key, br#"{"accountIds": []}"#);
+    assert!(
+        !read
+            .iter()
+            .any(|n| n.starts_with("atlassian_org") || n == "atlassian_admin_api_key"),
+        "{read:?}"
+    );
 }
 
 #[test]
@@ -456,7 +529,7 @@ fn the_log_names_which_key_was_used_by_position() {
 struct Trickle;
 
 impl Body for Trickle {
-    fn read(self, _: usize) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
+    fn read(self, _: BodyBuffer) -> LocalBoxFuture<'static, Result<Vec<u8>, BodyError>> {
         Box::pin(future::pending())
     }
 }
@@ -872,4 +945,36 @@ fn error_bodies_hold_no_secret_or_email() {
 fn unused_map_helper_compiles() {
     // MapVars is shared with config tests; keep the import honest.
     let _ = MapVars(HashMap::new());
+}
+
+#[test]
+fn a_body_buffer_starts_at_the_declared_size_and_never_grows_past_the_limit() {
+    // A declared size is reserved once, capped at the limit.
+    let declared = BodyBuffer::new(1000, Some(600));
+    assert_eq!(declared.bytes.capacity(), 600);
+    assert_eq!(BodyBuffer::new(1000, Some(5000)).bytes.capacity(), 1000);
+    assert_eq!(BodyBuffer::new(1000, Some(u64::MAX)).bytes.capacity(), 1000);
+    let mut exact = BodyBuffer::new(1000, Some(600));
+    for _ in 0..6 {
+        exact.push(&[b'x'; 100]).unwrap();
+    }
+    assert_eq!(
+        exact.bytes.capacity(),
+        600,
+        "no growth when the size was declared"
+    );
+    // Undeclared: doubles as chunks arrive, but stops at the limit, not at twice the chunk sum.
+    let mut grown = BodyBuffer::new(1000, None);
+    for _ in 0..3 {
+        grown.push(&[b'x'; 300]).unwrap();
+    }
+    assert_eq!(grown.bytes.capacity(), 1000);
+    grown.push(&[b'x'; 100]).unwrap();
+    assert_eq!(grown.bytes.len(), 1000);
+    // One byte more is refused, keeping what was read.
+    assert_eq!(grown.push(b"x"), Err(BodyError::TooLarge));
+    assert_eq!(grown.into_bytes().len(), 1000);
+    let mut small = BodyBuffer::new(1000, None);
+    assert_eq!(small.push(&[0; 1001]), Err(BodyError::TooLarge));
+    assert_eq!(small.bytes.capacity(), 0);
 }

@@ -236,9 +236,15 @@ fn vault_example_stores_secrets_where_spin_reads_them() -> Result<()> {
     }
     let text = read("runtime-config/vault.toml")?;
     let rc: RuntimeConfig = toml::from_str(&text)?;
-    let Some(Provider::Vault(vault)) = rc.variables_provider.first() else {
-        bail!("vault.toml: the first provider is not vault");
+    // SPIN_VARIABLE_* first, then Vault: a setting given in the environment never costs a Vault
+    // round trip (tests/e2e/vault.rs measures both orders on real Spin).
+    let [Provider::Env(env), Provider::Vault(vault)] = rc.variables_provider.as_slice() else {
+        bail!("vault.toml: an env provider, then vault");
     };
+    ensure!(
+        env.prefix.is_none() && env.dotenv_path.is_none(),
+        "vault.toml: the env provider reads SPIN_VARIABLE_* as Spin's default one does"
+    );
     let prefix = vault.prefix.clone().unwrap_or_default();
     let mut stored = BTreeSet::new();
     for line in text.lines().filter(|l| l.contains("vault kv put")) {
@@ -1112,6 +1118,89 @@ fn gateway_api_route_reaches_the_operators_service_over_https() -> Result<()> {
         routes += 1;
     }
     ensure!(routes > 0, "no HTTPRoute");
+    Ok(())
+}
+
+/// Whether a route path rule (`kind` `Exact`, or a prefix kind: Gateway API `PathPrefix`, Ingress
+/// `Prefix` / `ImplementationSpecific`) matches `path`. Prefixes match whole path elements, as
+/// both APIs specify: `/admin` matches `/admin` and `/admin/status`, not `/administrator`.
+fn route_matches(kind: &str, value: &str, path: &str) -> bool {
+    if kind == "Exact" {
+        return value == path;
+    }
+    let value = value.trim_end_matches('/');
+    value.is_empty()
+        || path == value
+        || path
+            .strip_prefix(value)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The public routes carry the trigger URL, liveness and the admin page, and not readiness:
+/// `/health/ready` reads the non-secret settings (with Vault first, one Vault call each), the
+/// kubelet probes the pod directly, and nobody on the internet needs it.
+#[test]
+fn public_routes_leave_readiness_off_the_internet() -> Result<()> {
+    if crate::support::runtime_independent() {
+        return Ok(());
+    }
+    ensure!(route_matches("PathPrefix", "/admin", "/admin/status"));
+    ensure!(!route_matches("PathPrefix", "/admin", "/administrator"));
+    ensure!(route_matches("PathPrefix", "/", "/health/ready"));
+    ensure!(!route_matches("Exact", "/health", "/health/ready"));
+    let public = [
+        "/",
+        "/health",
+        "/admin",
+        "/admin/status",
+        "/admin/app.js",
+        "/admin/app.css",
+        "/admin/favicon.svg",
+    ];
+    let mut checked = 0;
+    for (file, doc) in kubernetes_documents()? {
+        let rules: Vec<(String, String)> = match kind(&doc) {
+            "HTTPRoute" => {
+                let mut out = Vec::new();
+                for rule in doc["spec"]["rules"].as_sequence().context("rules")? {
+                    let matches = rule.get("matches").and_then(Value::as_sequence);
+                    // No matches: the rule takes every path.
+                    let Some(matches) = matches else {
+                        out.push(("PathPrefix".into(), "/".into()));
+                        continue;
+                    };
+                    for m in matches {
+                        let kind = str_at(m, &["path", "type"]).unwrap_or("PathPrefix");
+                        let value = str_at(m, &["path", "value"]).unwrap_or("/");
+                        out.push((kind.to_string(), value.to_string()));
+                    }
+                }
+                out
+            }
+            "Ingress" => {
+                let mut out = Vec::new();
+                for rule in doc["spec"]["rules"].as_sequence().context("rules")? {
+                    for path in rule["http"]["paths"].as_sequence().context("paths")? {
+                        let kind = str_at(path, &["pathType"]).context("pathType")?;
+                        let value = str_at(path, &["path"]).context("path")?;
+                        out.push((kind.to_string(), value.to_string()));
+                    }
+                }
+                out
+            }
+            _ => continue,
+        };
+        let routed = |path: &str| rules.iter().any(|(k, v)| route_matches(k, v, path));
+        for path in public {
+            ensure!(routed(path), "{file}: {path} is not routed");
+        }
+        ensure!(
+            !routed("/health/ready"),
+            "{file}: /health/ready is on a public route"
+        );
+        checked += 1;
+    }
+    ensure!(checked >= 2, "an HTTPRoute and the legacy Ingress");
     Ok(())
 }
 

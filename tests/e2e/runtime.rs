@@ -114,7 +114,6 @@ pub fn devhost_only(reason: &str) -> bool {
 
 /// For a test that needs real Spin (e.g. one of its runtime-config providers): on devhost it prints the skip line with `reason` and
 /// returns `true` (the caller returns at once).
-#[allow(dead_code)] // API for Spin-only tests; none in the suite yet.
 pub fn spin_only(reason: &str) -> bool {
     if runtime().is_spin() {
         return false;

@@ -166,6 +166,9 @@ pub struct ServeOptions {
     /// A Spin runtime-config file's text (`--runtime-config-file`): Spin only (devhost reads
     /// none, so a test that needs one is [`spin_only`]).
     pub spin_runtime_config: Option<String>,
+    /// The instance memory cap in bytes: Spin's `SPIN_MAX_INSTANCE_MEMORY`, devhost's
+    /// `--max-instance-memory` (same meaning).
+    pub max_instance_memory: Option<usize>,
 }
 
 impl Default for ServeOptions {
@@ -175,6 +178,7 @@ impl Default for ServeOptions {
             env: HashMap::new(),
             connection_pooling: true,
             spin_runtime_config: None,
+            max_instance_memory: None,
         }
     }
 }
@@ -266,6 +270,7 @@ pub async fn serve_with(opts: ServeOptions) -> Result<Server> {
                 log_dir: Some(log_dir),
                 echo_logs: false,
                 connection_pooling: opts.connection_pooling,
+                max_instance_memory: opts.max_instance_memory,
                 ..devhost::UpOptions::default()
             };
             let server = app().serve(up).await?;
@@ -280,12 +285,16 @@ pub async fn serve_with(opts: ServeOptions) -> Result<Server> {
                 );
                 runtime_config.push_str("\n[outbound_http]\nconnection_pooling = false\n");
             }
+            let mut env = opts.env;
+            if let Some(cap) = opts.max_instance_memory {
+                env.insert("SPIN_MAX_INSTANCE_MEMORY".into(), cap.to_string());
+            }
             let server = spin
                 .up(
                     &root().join("spin.toml"),
                     devhost::real_spin::SpinUpOptions {
                         variables: opts.variables,
-                        env: opts.env,
+                        env,
                         runtime_config: (!runtime_config.is_empty()).then_some(runtime_config),
                         log_dir,
                         work_dir: root().join("target/e2e-spin").join(&name),

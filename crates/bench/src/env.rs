@@ -236,6 +236,7 @@ pub async fn serve_pooling(
         log_dir: Some(log_dir),
         echo_logs: false,
         connection_pooling,
+        max_instance_memory: None,
     })
     .await
 }

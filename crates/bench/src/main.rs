@@ -13,12 +13,16 @@
 //!   invalid and unauthorized requests; every answer is checked; writes `target/bench/load.json`
 //!   and exits non-zero on a wrong answer or an error.
 //! - `bench parse-memory` — the peak heap of parsing a 2 MiB upstream page (the largest the
-//!   component reads), natively with a counting allocator, against the collect-then-filter
-//!   code it replaced; writes `target/bench/parse-memory.json`. The suite includes it.
+//!   component reads) and of reading and parsing each hostile 1 MiB request body, natively
+//!   with a counting allocator, against the code each replaced; writes
+//!   `target/bench/parse-memory.json`. The suite includes it.
+//! - `bench memory-cap [--spin PATH]...` — the smallest instance memory cap at which every
+//!   hostile request body, four at once, gets its documented answer, on devhost and on each real
+//!   Spin given; writes `target/bench/memory-cap.json`.
 //! - `bench sizes` — the `.wasm` size for each release-profile setting; writes
 //!   `target/bench/sizes.json`, which the suite then includes.
 //!
-//! - `--spin PATH` (repeatable, with the suite or `load`): the same runtime-dependent cases
+//! - `--spin PATH` (repeatable, with the suite, `load` or `memory-cap`): the same runtime-dependent cases
 //!   run on real Spin as well (`spin up` on spin.toml, serving spin.toml's own component, which
 //!   devhost then serves too), and a table puts the runtimes side by side.
 //!
@@ -26,7 +30,9 @@
 
 mod client;
 mod env;
+mod hostile;
 mod load;
+mod memory_cap;
 mod parse_memory;
 mod sizes;
 mod stats;
@@ -90,8 +96,12 @@ enum Command {
     },
     /// Builds the component with each release-profile variant and records the sizes.
     Sizes,
-    /// Peak heap of parsing a 2 MiB upstream page, filtered while parsing vs. collected.
+    /// Peak heap of parsing a 2 MiB upstream page and each hostile 1 MiB request body, now vs.
+    /// the code each replaced.
     ParseMemory,
+    /// The smallest `--max-instance-memory` at which every hostile request body gets its
+    /// documented answer, four at once, on devhost and on each `--spin` binary.
+    MemoryCap,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -119,6 +129,13 @@ async fn main() -> Result<()> {
     match cli.command {
         Some(Command::Sizes) => tokio::task::spawn_blocking(sizes::run).await?,
         Some(Command::ParseMemory) => parse_memory::run(),
+        Some(Command::MemoryCap) => {
+            memory_cap::run(memory_cap::Opts {
+                wasm: cli.wasm,
+                spins: cli.spins,
+            })
+            .await
+        }
         Some(Command::Load {
             connections,
             duration,

@@ -8,6 +8,11 @@
 //! error code, or no response at all becomes a 500 to the client and one line on the host's
 //! stderr naming the component, method and path (never the query, headers or body).
 //!
+//! With [`UpOptions::max_instance_memory`] (Spin's `--max-instance-memory` /
+//! `SPIN_MAX_INSTANCE_MEMORY`), each store gets [`MemoryCap`], Spin's rule: a linear memory may
+//! grow to at most that many bytes; past it `memory.grow` returns -1 inside the guest (no trap
+//! from the host), and instantiation fails if the initial memory is already larger.
+//!
 //! Outgoing requests pass through [`OutboundPolicy`], which allows only what the component's
 //! resolved `allowed_outbound_hosts` allow and otherwise fails the request inside the guest
 //! with `ErrorCode::HttpRequestDenied`, as Spin does. Allowed requests go out through the
@@ -103,6 +108,11 @@ pub struct UpOptions {
     /// Keep outbound connections alive and reuse them per host, as Spin's runtime config
     /// `[outbound_http] connection_pooling` (default true). Off: a new connection per request.
     pub connection_pooling: bool,
+    /// The most bytes one instance's linear memory may grow to, as Spin's
+    /// `--max-instance-memory` / `SPIN_MAX_INSTANCE_MEMORY` (bytes; `None`: no cap beyond
+    /// wasm32's 4 GiB). A growth past it makes `memory.grow`
+    /// return -1 inside the guest, as in Spin.
+    pub max_instance_memory: Option<usize>,
 }
 
 impl Default for UpOptions {
@@ -114,6 +124,7 @@ impl Default for UpOptions {
             log_dir: None,
             echo_logs: false,
             connection_pooling: true,
+            max_instance_memory: None,
         }
     }
 }
@@ -135,6 +146,7 @@ struct ComponentRuntime {
     outbound: Outbound,
     stdout: LogSink,
     stderr: LogSink,
+    max_instance_memory: Option<usize>,
 }
 
 /// Everything a server's request handlers share.
@@ -151,6 +163,56 @@ struct HostState {
     hooks: OutboundPolicy,
     component: Arc<str>,
     variables: Arc<HashMap<String, String>>,
+    memory: MemoryCap,
+}
+
+/// Spin's instance memory cap (spin-core `StoreLimitsAsync`, installed on every store; its
+/// maximum set by spin-trigger's `MaxInstanceMemoryHook` from `--max-instance-memory`,
+/// `SPIN_MAX_INSTANCE_MEMORY` or runtime-config `max_instance_memory`): a linear memory may
+/// grow to `max` bytes and no further. A refused growth is `Ok(false)`, which wasmtime turns
+/// into `memory.grow` returning -1 in the guest (what the guest's allocator does then is up to
+/// it: Rust's aborts, a trap, which the host answers 500); at instantiation, an initial memory
+/// above the cap fails the instance. Tables are not limited, as in Spin. Like Spin's warning,
+/// a refusal prints one line on the host's stderr.
+#[derive(Debug, Clone)]
+struct MemoryCap {
+    component: Arc<str>,
+    max: Option<usize>,
+}
+
+impl MemoryCap {
+    fn new(component: Arc<str>, max: Option<usize>) -> MemoryCap {
+        MemoryCap { component, max }
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.max.is_none_or(|max| desired <= max);
+        if !allowed {
+            eprintln!(
+                "devhost: component {:?}: instance memory limit exceeded \
+                 (current {current}, desired {desired}, max_instance_memory {})",
+                self.component,
+                self.max.unwrap_or_default()
+            );
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 impl WasiView for HostState {
@@ -431,6 +493,7 @@ impl App {
                     &log_dir.join(format!("{id}_stderr.txt")),
                     echo(Echo::Stderr),
                 )?,
+                max_instance_memory: opts.max_instance_memory,
             };
             components.insert(id, runtime);
         }
@@ -716,8 +779,10 @@ async fn run_component(
             },
             component: Arc::clone(&component.id),
             variables: Arc::clone(&component.variables),
+            memory: MemoryCap::new(Arc::clone(&component.id), component.max_instance_memory),
         },
     );
+    store.limiter(|state| &mut state.memory);
     store.epoch_deadline_async_yield_and_update(1);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let incoming = store
@@ -919,6 +984,32 @@ mod tests {
             .map_err(|e| anyhow!("send failed: {e}"))?;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         server.await??;
+        Ok(())
+    }
+
+    #[test]
+    fn memory_cap_refuses_growth_past_it_as_spin_does() -> anyhow::Result<()> {
+        use wasmtime::ResourceLimiter;
+        const PAGE: usize = 64 * 1024;
+        let mut cap = MemoryCap::new(Arc::from("c"), Some(8 * MB));
+        // Up to and exactly at the cap: allowed (spin-core: `desired <= limit`).
+        assert!(cap
+            .memory_growing(0, 17 * PAGE, None)
+            .map_err(wasmtime_err)?);
+        assert!(cap
+            .memory_growing(17 * PAGE, 8 * MB, Some(4 << 30))
+            .map_err(wasmtime_err)?);
+        // One page past it: refused with `Ok(false)`, so `memory.grow` returns -1 (no trap).
+        assert!(!cap
+            .memory_growing(8 * MB, 8 * MB + PAGE, Some(4 << 30))
+            .map_err(wasmtime_err)?);
+        assert!(!cap.memory_growing(0, 9 * MB, None).map_err(wasmtime_err)?);
+        // Tables are not limited, and no cap allows anything.
+        assert!(cap.table_growing(0, 1 << 20, None).map_err(wasmtime_err)?);
+        let mut none = MemoryCap::new(Arc::from("c"), None);
+        assert!(none
+            .memory_growing(0, 4 << 30, None)
+            .map_err(wasmtime_err)?);
         Ok(())
     }
 

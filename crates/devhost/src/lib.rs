@@ -16,6 +16,8 @@
 //!   `[outbound_http] connection_pooling = true`;
 //! - a fresh store and instance per request from a component compiled once and
 //!   pre-instantiated, with the pooling allocator;
+//! - Spin's instance memory cap, `--max-instance-memory` / `SPIN_MAX_INSTANCE_MEMORY` (bytes):
+//!   a linear memory grows to at most that, past it `memory.grow` returns -1 in the guest;
 //! - component stdout/stderr appended to `<log_dir>/<component>_stdout.txt` / `_stderr.txt`.
 //!
 //! One [`App`] (one engine, one compiled component) can serve many [`Server`]s at once, each

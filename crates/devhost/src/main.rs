@@ -73,6 +73,10 @@ struct UpArgs {
     /// reusing them per host (Spin's runtime config `[outbound_http] connection_pooling = false`).
     #[arg(long)]
     no_connection_pooling: bool,
+    /// The most bytes one instance's linear memory may grow to, as Spin's option of the same
+    /// name (a whole number of bytes; a `memory.grow` past it fails inside the component).
+    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY")]
+    max_instance_memory: Option<usize>,
     /// Also start a fake Atlassian in-process and point the Atlassian variables at it, with a
     /// random api_key printed at startup. Your --variable values still win.
     #[arg(long)]
@@ -172,6 +176,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             log_dir: args.log_dir.clone(),
             echo_logs: !args.quiet,
             connection_pooling: !args.no_connection_pooling,
+            max_instance_memory: args.max_instance_memory,
         })
         .await?;
 
@@ -275,6 +280,29 @@ mod tests {
     fn errors_print_as_one_line_without_a_backtrace() {
         let e = anyhow::anyhow!("cause").context("what failed");
         assert_eq!(error_line(&e), "Error: what failed: cause");
+    }
+
+    #[test]
+    fn max_instance_memory_is_whole_bytes_like_spin() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["devhost", "up"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|cli| match cli.command {
+                Command::Up(up) => up.max_instance_memory,
+                Command::Build { .. } => None,
+            })
+        };
+        assert_eq!(
+            parse(&["--max-instance-memory", "8388608"]).ok(),
+            Some(Some(8 << 20))
+        );
+        // Spin's parser (clap's usize): no unit suffix, no empty value.
+        for bad in ["8M", "8MiB", "", "-1", "8 388 608"] {
+            assert!(
+                parse(&["--max-instance-memory", bad]).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
     }
 
     #[test]
