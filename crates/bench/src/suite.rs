@@ -199,7 +199,7 @@ async fn runtime_cases(
         report["instantiation"] = instantiation(&ctx, opts.window).await?;
     }
     if opts.wants("key-check") {
-        report["key_check"] = key_check(&app, &fake, opts.window).await?;
+        report["key_check"] = key_check(runtime, fake, opts.window).await?;
     }
     if opts.wants("connections") {
         let lookups = if opts.quick { 40 } else { 400 };
@@ -568,7 +568,7 @@ async fn instantiation(ctx: &Ctx<'_>, window: f64) -> Result<Value> {
 /// key plain (its strength is estimated on every request), its `sha256:` form (nothing to
 /// estimate), and 16 plain keys (the most `api_key` accepts), interleaved in 5 rounds; the
 /// differences of the p50s are the estimate's cost per request.
-async fn key_check(app: &Arc<devhost::App>, fake: &FakeAtlassian, window: f64) -> Result<Value> {
+async fn key_check(runtime: &env::Runtime, fake: &FakeAtlassian, window: f64) -> Result<Value> {
     use sha2::{Digest, Sha256};
     let hashed: String = Sha256::digest(KEY.as_bytes())
         .iter()
@@ -585,7 +585,9 @@ async fn key_check(app: &Arc<devhost::App>, fake: &FakeAtlassian, window: f64) -
     let mut servers = Vec::new();
     for (name, api_key) in &configs {
         let vars = env::chain_vars(fake, &[("api_key", api_key.clone())]);
-        let server = env::serve(app, vars, &format!("key-check-{name}")).await?;
+        let server = runtime
+            .serve(vars, &format!("key-check-{name}"), true)
+            .await?;
         env::wait_healthy(server.addr(), Duration::from_secs(10)).await?;
         servers.push(server);
     }
