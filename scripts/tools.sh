@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the scripts
 # Release and supply-chain tools: pinned versions, and one function that installs a missing or
 # different version with the registry's own client. Sourced by .ci/run and the scripts; not run.
 #
