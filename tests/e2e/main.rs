@@ -18,6 +18,7 @@ mod manifest;
 mod openapi;
 mod pooling;
 mod published;
+mod release;
 mod security;
 mod sources;
 mod support;
