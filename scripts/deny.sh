@@ -30,7 +30,7 @@ DB_DIR_NAME=advisory-db-3157b0e258782691
 mode=${IDENTITY_ACCESSOR_ADVISORY_DB:-auto}
 snapshot=${IDENTITY_ACCESSOR_ADVISORY_SNAPSHOT:-../shared/advisory-db}
 
-ensure_cargo_tool cargo-deny cargo-deny "$CARGO_DENY_VERSION"
+ensure_cargo_tool cargo-deny "$CARGO_DENY_VERSION" cargo deny --version
 cargo fetch --locked --quiet
 
 if [ "$mode" = auto ]; then

@@ -7,7 +7,7 @@
 #   3. checks the registry holds the released bytes: the pushed manifest has a layer whose
 #      digest is the sha256 of the .wasm listed in SHA256SUMS;
 #   4. for each real Spin that ../shared/tools/spin/unpack.sh yields (or SPIN_BIN): starts
-#      fake-atlassian (`cargo run -p fake-atlassian`) and `spin up --from REF --insecure`, and
+#      fake-atlassian (target/debug/fake-atlassian) and `spin up --from REF --insecure`, and
 #      passes the contract smoke: /health, /health/ready, a keyed lookup with the exact answer
 #      from both sources, a wrong key refused, the admin page and its script, /admin/status
 #      reporting the version the artifact is tagged with.
@@ -101,8 +101,11 @@ echo "$manifest" | jq -e --arg d "sha256:$wasm_sha" '[.layers[].digest] | index(
     fail "no layer of $ref has the digest of the released .wasm (sha256:$wasm_sha): $manifest"
 echo "registry smoke: $ref holds the released .wasm (layer sha256:${wasm_sha:0:16}...)"
 
-# 4. Run it from the registry, on each Spin, against fake-atlassian.
-cargo build --quiet -p fake-atlassian
+# 4. Run it from the registry, on each Spin, against fake-atlassian: the binary of the test
+# build (`cargo build -p fake-atlassian` alone resolves other features and rebuilds hyper and
+# tokio; after the README's test command this is a no-op).
+cargo test --workspace --no-run --quiet 2>/dev/null ||
+    cargo test --workspace --no-run
 cat >"$work/users.json" <<'EOF'
 {"users": [
   {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com", "visibility": "visible", "managed": true},

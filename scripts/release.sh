@@ -72,7 +72,7 @@ else
 fi
 
 step "SBOM, BUILDINFO and SHA256SUMS"
-ensure_cargo_tool cargo-cyclonedx cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION"
+ensure_cargo_tool cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION" cargo cyclonedx --version
 dist=target/dist/identity-accessor-$version
 rm -rf "$dist"
 mkdir -p "$dist"

