@@ -29,13 +29,23 @@ const ARTIFACT_FILES: [&str; 6] = [
 ];
 
 /// The change types "Keep a Changelog" 1.1.0 defines.
-const CHANGE_TYPES: [&str; 6] = ["Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"];
+const CHANGE_TYPES: [&str; 6] = [
+    "Added",
+    "Changed",
+    "Deprecated",
+    "Removed",
+    "Fixed",
+    "Security",
+];
 
 /// A `MAJOR.MINOR.PATCH` version as numbers.
 fn semver(text: &str) -> Result<(u64, u64, u64)> {
     let parts = text
         .split('.')
-        .map(|p| p.parse::<u64>().with_context(|| format!("version {text:?}")))
+        .map(|p| {
+            p.parse::<u64>()
+                .with_context(|| format!("version {text:?}"))
+        })
         .collect::<Result<Vec<_>>>()?;
     match parts[..] {
         [major, minor, patch] => Ok((major, minor, patch)),
@@ -61,7 +71,10 @@ fn one_version_in_manifest_spec_deploy_files_and_docs() -> Result<()> {
         "openapi.yaml info.version is {spec_version:?}, Cargo.toml's is {VERSION}"
     );
 
-    for file in ["deploy/kubernetes/spinapp.yaml", "deploy/kubernetes/spinapp-autoscaled.yaml"] {
+    for file in [
+        "deploy/kubernetes/spinapp.yaml",
+        "deploy/kubernetes/spinapp-autoscaled.yaml",
+    ] {
         let mut images = 0;
         for doc in serde_yaml::Deserializer::from_str(&read(file)?) {
             let doc = Value::deserialize(doc)?;
@@ -91,7 +104,10 @@ fn one_version_in_manifest_spec_deploy_files_and_docs() -> Result<()> {
             seen += 1;
         }
     }
-    ensure!(seen >= 6, "expected the artifact named in the docs and manifests, found {seen}");
+    ensure!(
+        seen >= 6,
+        "expected the artifact named in the docs and manifests, found {seen}"
+    );
     Ok(())
 }
 
@@ -110,7 +126,11 @@ fn changelog_keeps_a_changelog_newest_release_is_this_version() -> Result<()> {
         let found = release
             .captures(heading)
             .with_context(|| format!("CHANGELOG.md: {heading:?} is not ## [X.Y.Z] - YYYY-MM-DD"))?;
-        releases.push((semver(&found[1])?, found[1].to_string(), found[2].to_string()));
+        releases.push((
+            semver(&found[1])?,
+            found[1].to_string(),
+            found[2].to_string(),
+        ));
     }
     ensure!(
         releases.first().map(|r| r.1.as_str()) == Some(VERSION),
@@ -147,7 +167,11 @@ fn workflows_run_the_projects_scripts() -> Result<()> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         if !(name.ends_with(".yml") || name.ends_with(".yaml")) {
             continue;
         }
@@ -158,7 +182,11 @@ fn workflows_run_the_projects_scripts() -> Result<()> {
         let script = Regex::new(r"(?:^|[\s/])((?:scripts|\.ci)/[A-Za-z0-9._-]+)")?;
         for found in script.captures_iter(&text) {
             let path = repo_path(&found[1]);
-            ensure!(path.is_file(), "{name}: runs {}, which does not exist", &found[1]);
+            ensure!(
+                path.is_file(),
+                "{name}: runs {}, which does not exist",
+                &found[1]
+            );
         }
         names.push((name, doc, text));
     }
@@ -179,7 +207,8 @@ fn workflows_run_the_projects_scripts() -> Result<()> {
         .context("no .github/workflows/release.yml")?;
     let tags = &release.1["on"]["push"]["tags"];
     ensure!(
-        tags.as_sequence().is_some_and(|t| t.iter().any(|t| t.as_str() == Some("v*"))),
+        tags.as_sequence()
+            .is_some_and(|t| t.iter().any(|t| t.as_str() == Some("v*"))),
         "release.yml must run on tags v*: {tags:?}"
     );
     ensure!(
