@@ -48,7 +48,7 @@ case $mode in
 live)
     unset IDENTITY_ACCESSOR_ADVISORY_DBS
     cargo deny fetch db
-    head=$(git -C "target/advisory-dbs/$DB_DIR_NAME" log -1 --format='%h of %cs')
+    head=$(git -C "target/advisory-dbs/$DB_DIR_NAME" log -1 --format='%h of %cs' 2>/dev/null || echo "unknown")
     echo "advisory database: RustSec, live from $DB_URL (commit $head)"
     ;;
 snapshot)
