@@ -15,6 +15,8 @@
 # Everything listens on 127.0.0.1 and stops when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/tools.sh
+. scripts/tools.sh
 root=$(pwd)
 
 registry_bin=$(command -v docker-registry || true)
@@ -22,14 +24,7 @@ if [ -z "$registry_bin" ]; then
     echo "registry smoke: SKIPPED: docker-registry is not installed (Debian: apt-get install docker-registry)"
     exit 0
 fi
-spins=()
-if [ -n "${SPIN_BIN:-}" ]; then
-    spins=("$SPIN_BIN")
-elif [ -x ../shared/tools/spin/unpack.sh ]; then
-    mapfile -t spins < <(../shared/tools/spin/unpack.sh)
-elif command -v spin >/dev/null; then
-    spins=("$(command -v spin)")
-fi
+mapfile -t spins < <(spin_binaries)
 if [ ${#spins[@]} -eq 0 ]; then
     echo "registry smoke: SKIPPED: no Spin (SPIN_BIN, ../shared/tools/spin/unpack.sh or spin on PATH)"
     exit 0

@@ -107,13 +107,8 @@ cat "$dist/SHA256SUMS"
 
 if [ -n "$push" ]; then
     step "push $push"
-    if [ -n "${SPIN_BIN:-}" ]; then
-        spin=$SPIN_BIN
-    elif [ -x ../shared/tools/spin/unpack.sh ]; then
-        spin=$(../shared/tools/spin/unpack.sh | tail -n1)
-    else
-        spin=$(command -v spin) || fail "no Spin to push with (SPIN_BIN, ../shared/tools/spin/unpack.sh, PATH)"
-    fi
+    spin=$(spin_binaries | tail -n1)
+    [ -n "$spin" ] || fail "no Spin to push with (SPIN_BIN, ../shared/tools/spin/unpack.sh, PATH)"
     # What spin.toml points at must still be the checked bytes.
     [ "$(sha256sum "$wasm" | cut -d' ' -f1)" = "$wasm_sha" ] || fail "$wasm changed since it was checked"
     source_url=${SOURCE_URL:-}

