@@ -364,6 +364,13 @@ async fn admin_page_in_headless_chromium() -> Result<()> {
         .await?;
     assert_eq!(statuses, json!(["ok", "ok"]));
     ensure!(s.text("#summary").await?.contains("All checks passed"));
+    // The version (the release's tag), as /admin/status reports it.
+    let version = s.text("#version").await?;
+    let expected = format!("v{}", identity_accessor::VERSION);
+    ensure!(
+        version == expected,
+        "the page shows version {version:?}, expected {expected}"
+    );
     ensure!(
         s.js("return document.getElementById('api-key').value;")
             .await?

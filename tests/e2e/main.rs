@@ -23,6 +23,7 @@ mod openapi;
 mod pooling;
 mod published;
 mod rate_limits;
+mod release;
 mod runtime;
 mod security;
 mod sources;
