@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use futures::future::{self, Either, LocalBoxFuture};
 use spin_executor::CancelOnDropToken;
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use spin_sdk::http_component;
 use wasi::clocks::{monotonic_clock, wall_clock};
 use wasi::http::types as http;
 use wasi::io::poll::Pollable;
-use wasi::io::streams::StreamError;
+use wasi::io::streams::{OutputStream, StreamError};
 
 use crate::handler::{self, Body, BodyBuffer, BodyError, Request, MAX_RESPONSE_BYTES};
 use crate::platform::{
@@ -49,16 +49,17 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
     };
     let (response, log) = handler::handle(core_request, &platform).await;
 
-    let as_fields = |headers: &[(String, String)]| {
-        let list: Vec<(String, Vec<u8>)> = headers
+    let as_fields = |headers: &[(String, String)], body: &[u8]| {
+        let mut list: Vec<(String, Vec<u8>)> = headers
             .iter()
             .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
             .collect();
+        list.push(("content-length".into(), body.len().to_string().into_bytes()));
         Fields::from_list(&list)
     };
     // Fail closed: an answer whose headers the host refuses is never sent without them; it
     // becomes a bare 500 with the fixed security headers.
-    let (fields, status, body) = match as_fields(&response.headers) {
+    let (fields, status, body) = match as_fields(&response.headers, &response.body) {
         Ok(fields) => (fields, response.status, response.body),
         Err(_) => {
             let fallback = handler::fallback_response(&log.request_id);
@@ -66,13 +67,14 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
                 "{{\"requestId\":\"{}\",\"event\":\"response headers refused: answered 500\"}}",
                 log.request_id
             );
-            let fields = as_fields(&fallback.headers).unwrap_or_else(|_| Fields::new());
+            let fields =
+                as_fields(&fallback.headers, &fallback.body).unwrap_or_else(|_| Fields::new());
             (fields, fallback.status, fallback.body)
         }
     };
     let outgoing = OutgoingResponse::new(fields);
     let _ = outgoing.set_status_code(status);
-    if out.set_with_body(outgoing, body).await.is_err() {
+    if send_response(out, outgoing, &body).await.is_err() {
         eprintln!(
             "{{\"requestId\":\"{}\",\"event\":\"response body write failed\"}}",
             log.request_id
@@ -228,40 +230,92 @@ fn split_url(url: &str) -> Option<(http::Scheme, &str, &str)> {
     Some((scheme, authority, path))
 }
 
-/// Writes and finishes an outgoing body.
+/// Writes what the host takes at once, without waiting; returns how many bytes that was.
+fn write_now(stream: &OutputStream, bytes: &[u8]) -> usize {
+    match stream.check_write() {
+        Ok(n) if n > 0 => {
+            let n = (n as usize).min(bytes.len());
+            if stream.write(&bytes[..n]).is_ok() {
+                n
+            } else {
+                0
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// Writes every byte to `stream`, waiting whenever the host asks, then flushes.
+async fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), ()> {
+    let mut offset = 0;
+    while offset < bytes.len() {
+        match stream.check_write() {
+            Ok(0) => wait(stream.subscribe()).await,
+            Ok(n) => {
+                let n = (n as usize).min(bytes.len() - offset);
+                stream.write(&bytes[offset..offset + n]).map_err(|_| ())?;
+                offset += n;
+            }
+            Err(_) => return Err(()),
+        }
+    }
+    // Every byte is written. With a Content-Length the host may close the stream as soon as
+    // it has them all: a closed stream now is success, not a failed write.
+    match stream.flush() {
+        Ok(()) => loop {
+            // The flush completes when the stream is writable again (or closed).
+            match stream.check_write() {
+                Ok(0) => wait(stream.subscribe()).await,
+                Ok(_) | Err(StreamError::Closed) => return Ok(()),
+                Err(StreamError::LastOperationFailed(_)) => return Err(()),
+            }
+        },
+        Err(StreamError::Closed) => Ok(()),
+        Err(StreamError::LastOperationFailed(_)) => Err(()),
+    }
+}
+
+/// Writes and finishes an outgoing request body.
 async fn write_body(body: http::OutgoingBody, bytes: &[u8]) -> Result<(), ()> {
     {
         let stream = body.write()?;
-        let mut offset = 0;
-        while offset < bytes.len() {
-            match stream.check_write() {
-                Ok(0) => wait(stream.subscribe()).await,
-                Ok(n) => {
-                    let n = (n as usize).min(bytes.len() - offset);
-                    stream.write(&bytes[offset..offset + n]).map_err(|_| ())?;
-                    offset += n;
-                }
-                Err(_) => return Err(()),
-            }
-        }
-        // Every byte is written. With a Content-Length the host may close the stream as soon as
-        // it has them all: a closed stream now is success, not a failed write.
-        match stream.flush() {
-            Ok(()) => loop {
-                // The flush completes when the stream is writable again (or closed).
-                match stream.check_write() {
-                    Ok(0) => wait(stream.subscribe()).await,
-                    Ok(_) | Err(StreamError::Closed) => break,
-                    Err(StreamError::LastOperationFailed(_)) => return Err(()),
-                }
-            },
-            Err(StreamError::Closed) => {}
-            Err(StreamError::LastOperationFailed(_)) => return Err(()),
-        }
+        write_all(&stream, bytes).await?;
         // The stream (a child of the body) is dropped here, before the body is finished.
     }
     // The host checks the body against its Content-Length.
     http::OutgoingBody::finish(body, None).map_err(|_| ())
+}
+
+/// Hands the answer to the host with as much of its body as the host takes at once (all of
+/// it, for every answer this component gives), then writes any rest and finishes the body.
+/// The head and the body thus reach the host's HTTP server together and leave in one write:
+/// handed over first and written after, a body reached the connection as a second small
+/// segment, which Nagle's algorithm held until the client's delayed ACK (~40 ms on a kept-alive
+/// connection under real Spin).
+async fn send_response(
+    out: ResponseOutparam,
+    response: OutgoingResponse,
+    bytes: &[u8],
+) -> Result<(), ()> {
+    let Ok(body) = response.body() else {
+        out.set(response);
+        return Err(());
+    };
+    let written = {
+        let stream = match body.write() {
+            Ok(stream) => stream,
+            Err(()) => {
+                out.set(response);
+                return Err(());
+            }
+        };
+        let first = write_now(&stream, bytes);
+        out.set(response);
+        write_all(&stream, &bytes[first..]).await
+        // The stream (a child of the body) is dropped here, before the body is finished.
+    };
+    let finished = OutgoingBody::finish(body, None).map_err(|_| ());
+    written.and(finished)
 }
 
 async fn exchange(

@@ -340,3 +340,55 @@ async fn request_id_is_echoed_when_safe_and_generated_otherwise() -> Result<()> 
     assert_eq!(r2.headers()["cache-control"], "no-store");
     env.finish().await
 }
+
+/// Every answer states its length: `Content-Length` equal to the body's bytes, never a chunked
+/// body. The component sets it and hands the head and the body to the host together, so a
+/// host's HTTP server sends them in one write (without it, Spin sent some answers' body as a
+/// later segment that waited ~40 ms for the client's delayed ACK: BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_its_content_length() -> Result<()> {
+    let env = Env::start(Sources::Chain, &[]).await?;
+    let ids = json!({ "accountIds": env.ids() }).to_string();
+    let requests = [
+        env.request(Method::GET, "/health"),
+        env.request(Method::GET, "/health/ready"),
+        env.request(Method::GET, "/admin"),
+        env.request(Method::GET, "/admin/app.js"),
+        env.request(Method::GET, "/admin/status")
+            .header("x-api-key", KEY),
+        env.request(Method::GET, "/nowhere"),
+        env.request(Method::DELETE, "/"),
+        env.request(Method::POST, "/").body(ids.clone()),
+        env.request(Method::POST, "/")
+            .header("x-api-key", KEY)
+            .header("content-type", "text/plain")
+            .body("x"),
+        env.request(Method::POST, "/")
+            .header("x-api-key", KEY)
+            .body(r#"{"accountIds": []}"#),
+        env.request(Method::POST, "/")
+            .header("x-api-key", KEY)
+            .body(ids),
+    ];
+    for request in requests {
+        let request = request.build()?;
+        let what = format!("{} {}", request.method(), request.url().path());
+        let r = env.client.execute(request).await?;
+        let status = r.status().as_u16();
+        assert!(
+            r.headers().get("transfer-encoding").is_none(),
+            "{what}: {status} is chunked"
+        );
+        let declared: usize = r
+            .headers()
+            .get("content-length")
+            .unwrap_or_else(|| panic!("{what}: {status} has no Content-Length"))
+            .to_str()?
+            .parse()?;
+        let body = r.bytes().await?;
+        record_answer(&env.server_key(), status, &body);
+        assert_eq!(declared, body.len(), "{what}: {status}");
+        assert!(!body.is_empty(), "{what}: {status} has an empty body");
+    }
+    env.finish().await
+}
