@@ -238,7 +238,10 @@ fn tools_and_tests_have_no_import_cycle() {
             found.push(format!("{tree}: {}", modules.join(" <-> ")));
         }
     }
-    assert!(found.is_empty(), "modules that import each other: {found:#?}");
+    assert!(
+        found.is_empty(),
+        "modules that import each other: {found:#?}"
+    );
 }
 
 #[test]

@@ -103,9 +103,7 @@ impl Session {
         let Some(chromium) = find_binary("CHROMIUM", &["chromium", "chromium-browser"]) else {
             bail!("chromium not found: install it (`apt-get install -y chromium chromium-driver`)");
         };
-        let profile = tempfile::Builder::new()
-            .prefix("ia-chromium-")
-            .tempdir()?;
+        let profile = tempfile::Builder::new().prefix("ia-chromium-").tempdir()?;
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},

@@ -165,7 +165,9 @@ fn manifest_parses_as_version_2() -> Result<()> {
     ensure!(m.components.len() == 1, "one component");
     let c = m.components.get(COMPONENT).context("no component")?;
     ensure!(
-        c.source == m.dir.join("target/wasm32-wasip2/release/identity_accessor.wasm"),
+        c.source
+            == m.dir
+                .join("target/wasm32-wasip2/release/identity_accessor.wasm"),
         "the source is what `spin build` writes"
     );
     let commands = c.build.as_ref().map(|b| b.commands.as_slice());

@@ -141,6 +141,9 @@ mod tests {
             rfc3339(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
             "1970-01-01T00:00:00Z"
         );
-        assert_eq!(rfc3339(at(u64::from(u32::MAX) * 1000)), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            rfc3339(at(u64::from(u32::MAX) * 1000)),
+            "9999-12-31T23:59:59Z"
+        );
     }
 }
