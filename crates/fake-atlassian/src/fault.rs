@@ -173,15 +173,7 @@ pub(crate) fn rate_limited(
 /// The 429 answer of [`Fault::RateLimitReset`]: the reset time rounded up to the second, so
 /// the wait it announces is never shorter than `after`.
 pub(crate) fn rate_limit_reset(after: Duration, now: SystemTime, shape: ErrorShape) -> Reply {
-    let at = now + after.min(Duration::from_secs(86_400 * 365));
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut secs = since.as_secs();
-    if since.subsec_nanos() > 0 {
-        secs += 1;
-    }
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    let at = limits::ceil_second(now, after.min(Duration::from_secs(86_400 * 365)));
     limited(shape).with_rate_limit_reset(at)
 }
 

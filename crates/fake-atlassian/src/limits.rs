@@ -110,7 +110,7 @@ pub(crate) struct Limits {
 }
 
 /// The wall-clock time `after` from now, rounded up to the second.
-fn ceil_second(now: SystemTime, after: Duration) -> SystemTime {
+pub(crate) fn ceil_second(now: SystemTime, after: Duration) -> SystemTime {
     let since = (now + after)
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
