@@ -169,3 +169,100 @@ fn the_check_sees_every_form_of_import() {
         Some(["a", "b", "c", "a"].map(String::from).to_vec())
     );
 }
+
+// The tools' crates (`crates/`), held to the same rule: no import cycle between the modules of
+// devhost, fake-atlassian or bench, nor between those of the integration tests. A shared type
+// lives in the module that owns it (the fake's `state` and `endpoint`; devhost's variable type
+// beside the templates that need it), and the modules that use it name it, never the other way
+// round.
+
+/// The module trees checked besides `src/` (each folder holds a crate root and its modules),
+/// with one import each that shows the files were really read.
+const TOOL_TREES: [(&str, &str, &str); 5] = [
+    ("crates/devhost/src", "manifest", "expressions"),
+    ("crates/fake-atlassian/src", "server", "api"),
+    ("crates/bench/src", "suite", "stats"),
+    ("crates/fake-atlassian/tests/all", "spec", "support"),
+    ("tests/e2e", "deploy", "manifest"),
+];
+
+/// Every set of modules that import each other round in a circle (the strongly connected
+/// components with more than one module), so that one run names all of a crate's circles.
+fn circles(graph: &Graph) -> Vec<BTreeSet<String>> {
+    let reach = |from: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(node) = todo.pop() {
+            for next in graph.get(&node).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reached: BTreeMap<&String, BTreeSet<String>> =
+        graph.keys().map(|node| (node, reach(node))).collect();
+    let mut out: Vec<BTreeSet<String>> = Vec::new();
+    for (node, from_node) in &reached {
+        if !from_node.contains(*node) || out.iter().any(|c| c.contains(*node)) {
+            continue;
+        }
+        let circle = from_node
+            .iter()
+            .filter(|other| reached.get(other).is_some_and(|r| r.contains(*node)))
+            .cloned()
+            .collect();
+        out.push(circle);
+    }
+    out
+}
+
+#[test]
+fn tools_and_tests_have_no_import_cycle() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for (tree, from, to) in TOOL_TREES {
+        let graph = graph_of(&root.join(tree)).expect("the tree is readable");
+        assert!(
+            graph.get(from).is_some_and(|names| names.contains(to)),
+            "{tree}: {from} should name {to}: {graph:?}"
+        );
+        assert_eq!(
+            find_cycle(&graph).is_some(),
+            !circles(&graph).is_empty(),
+            "{tree}"
+        );
+        for circle in circles(&graph) {
+            let modules: Vec<&str> = circle.iter().map(String::as_str).collect();
+            found.push(format!("{tree}: {}", modules.join(" <-> ")));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "modules that import each other: {found:#?}"
+    );
+}
+
+#[test]
+fn the_check_reads_a_cycle_between_files() -> std::io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("lib.rs"), "mod a;\nmod b;\nmod c;\n")?;
+    std::fs::write(dir.path().join("a.rs"), "use crate::b::Shared;\n")?;
+    std::fs::write(
+        dir.path().join("b.rs"),
+        "pub struct Shared;\nfn f() { crate::a::g() }\n",
+    )?;
+    std::fs::write(dir.path().join("c.rs"), "use crate::{a, b};\n")?;
+    let graph = graph_of(dir.path())?;
+    assert_eq!(
+        find_cycle(&graph),
+        Some(["a", "b", "a"].map(String::from).to_vec())
+    );
+    assert_eq!(
+        circles(&graph),
+        [["a", "b"].map(String::from).into()],
+        "c names both but is on no circle"
+    );
+    Ok(())
+}

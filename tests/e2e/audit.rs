@@ -5,8 +5,8 @@
 //! adds a broad mix of failing requests built to tempt a leak (ids, emails and keys inside
 //! rejected bodies, paths, headers and credentials; upstream faults of every kind; a half
 //! configured app), then scans every component log directory of this test process
-//! (`target/e2e-logs/<pid>-*`, including those of tests still running) and every error body the
-//! suite has received so far, against every forbidden value the suite has seen.
+//! (`target/e2e-logs/<pid>-<start>-*`, including those of tests still running) and every error
+//! body the suite has received so far, against every forbidden value the suite has seen.
 
 use anyhow::{ensure, Result};
 use fake_atlassian::{Credentials, Directory, Endpoint, Fault, RetryAfter};

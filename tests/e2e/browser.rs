@@ -1,8 +1,9 @@
 //! The admin page in a real browser: headless Chromium driven by chromedriver over the W3C
 //! WebDriver protocol, against devhost + fake-atlassian.
 //!
-//! The WebDriver client is the few calls below over `reqwest` (already a dev-dependency): no
-//! extra crate, no TLS stack. chromedriver runs on a free port of 127.0.0.1; Chromium gets a
+//! The WebDriver client is hand-written on purpose: the dozen JSON calls below over `reqwest`
+//! (already a dev-dependency) are all the test needs, where a WebDriver crate would bring its
+//! own HTTP and TLS stack. chromedriver runs on a free port of 127.0.0.1; Chromium gets a
 //! fresh profile directory. Console errors and CSP violations are read from the browser log
 //! (`goog:loggingPrefs`), and the test first proves the detector works by injecting an inline
 //! script, which the page's policy must block and the log must report.
@@ -55,16 +56,7 @@ impl Drop for Driver {
 struct Session {
     http: reqwest::Client,
     base: String,
-    _profile: TempDir,
-}
-
-/// A fresh directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _profile: tempfile::TempDir,
 }
 
 fn free_port() -> Result<u16> {
@@ -111,12 +103,7 @@ impl Session {
         let Some(chromium) = find_binary("CHROMIUM", &["chromium", "chromium-browser"]) else {
             bail!("chromium not found: install it (`apt-get install -y chromium chromium-driver`)");
         };
-        let profile = std::env::temp_dir().join(format!(
-            "ia-chromium-{}-{}",
-            std::process::id(),
-            free_port()?
-        ));
-        std::fs::create_dir_all(&profile)?;
+        let profile = tempfile::Builder::new().prefix("ia-chromium-").tempdir()?;
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
@@ -130,7 +117,7 @@ impl Session {
                     // A name that is not this computer, for the page as a plain-http,
                     // non-secure context.
                     "--host-resolver-rules=MAP admin.test 127.0.0.1",
-                    format!("--user-data-dir={}", profile.display()),
+                    format!("--user-data-dir={}", profile.path().display()),
                 ]
             }
         }}});
@@ -147,7 +134,7 @@ impl Session {
         Ok(Session {
             http: http.clone(),
             base: format!("{}/session/{id}", driver.url),
-            _profile: TempDir(profile),
+            _profile: profile,
         })
     }
 

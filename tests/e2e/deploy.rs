@@ -603,7 +603,7 @@ fn spinapps_supply_every_variable_and_secrets_only_from_secrets() -> Result<()> 
                         r.name,
                         r.key
                     );
-                    if declared.required || CREDENTIAL_ROUTING.contains(&name) {
+                    if declared.default.is_none() || CREDENTIAL_ROUTING.contains(&name) {
                         ensure!(
                             r.optional != Some(true),
                             "{file}: {name} must not be optional"

@@ -1,22 +1,27 @@
 //! `spin.toml`, checked the way Spin's loader checks it, without Spin or the component.
 //!
-//! The rules mirror Spin 3.x/4.x: the manifest-v2 schema (`crates/manifest/src/schema`), variable
-//! names (`spin_expressions::Key::validate`), templates (`spin_expressions::Template`) and
-//! `allowed_outbound_hosts` entries (`spin_outbound_networking_config::AllowedHostConfig::parse`).
-//! On top of Spin's rules, the project's own: the component lists exactly the variables the code
+//! Spin 3.x/4.x's rules come from devhost's public parsers, which follow Spin's and are tested
+//! against it: the manifest-v2 schema ([`Manifest`], Spin's `crates/manifest/src/schema`),
+//! variable names ([`validate_key`], `spin_expressions::Key::validate`), templates
+//! ([`devhost::expressions::Template`], `spin_expressions::Template`) and
+//! `allowed_outbound_hosts` entries ([`AllowedHost`],
+//! `spin_outbound_networking_config::AllowedHostConfig::parse`). Each test first shows the
+//! checker refusing what Spin refuses. On top of Spin's rules, the project's own: the component lists exactly the variables the code
 //! reads (`config::ALL_VARIABLES`), secrets are marked `secret = true`, the defaults are the
 //! code's defaults, and every `atlassian_api_url` the docs mention resolves the outbound-host
 //! template to a valid `scheme://host[:port]` (an empty one stops the app: spin issue #3549).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
+use devhost::allowed_hosts::AllowedHost;
+use devhost::expressions::validate_key;
+use devhost::manifest::{HttpTrigger, Manifest};
 use identity_accessor::config::{
     self, parse_base_url, ALL_VARIABLES, DEFAULT_ATLASSIAN_API_URL, DEFAULT_MAX_ACCOUNT_IDS,
     DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_UPSTREAM_CONCURRENCY,
 };
-use serde::Deserialize;
 
 /// The one component in the manifest.
 pub(crate) const COMPONENT: &str = "identity-accessor";
@@ -54,155 +59,33 @@ pub(crate) fn read(relative: &str) -> Result<String> {
     std::fs::read_to_string(repo_path(relative)).with_context(|| format!("reading {relative}"))
 }
 
-/// The manifest-v2 fields this project uses; unknown top-level keys and variable fields are
-/// refused, as Spin refuses them.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Manifest {
-    spin_manifest_version: toml::Value,
-    application: toml::Table,
-    #[serde(default)]
-    pub(crate) variables: BTreeMap<String, Variable>,
-    #[serde(default)]
-    trigger: BTreeMap<String, Vec<toml::Table>>,
-    #[serde(default)]
-    pub(crate) component: BTreeMap<String, Component>,
-}
-
-/// An entry of `[variables]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Variable {
-    #[serde(default)]
-    #[allow(dead_code)]
-    description: Option<String>,
-    #[serde(default)]
-    pub(crate) required: bool,
-    #[serde(default)]
-    pub(crate) default: Option<String>,
-    #[serde(default)]
-    pub(crate) secret: bool,
-}
-
-/// A `[component.<id>]` table: the fields checked here, the rest kept aside.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Component {
-    source: toml::Value,
-    #[serde(default)]
-    allowed_outbound_hosts: Vec<String>,
-    #[serde(default)]
-    pub(crate) variables: BTreeMap<String, String>,
-    #[serde(default)]
-    build: Option<toml::Table>,
-}
-
-/// `spin.toml`, parsed.
+/// `spin.toml`, loaded by devhost's manifest loader, which checks it as Spin's does: the
+/// version-2 schema (unknown fields refused), variable names, each variable either required or
+/// with a default, templates naming only declared variables, literal outbound hosts.
 pub(crate) fn load_manifest() -> Result<Manifest> {
-    toml::from_str(&read("spin.toml")?).context("spin.toml does not parse as a Spin manifest")
+    Manifest::load(&repo_path("spin.toml"))
 }
 
-/// Spin's rule for variable names: lowercase ASCII letters, digits and single `_` between them,
-/// starting with a letter and ending with a letter or digit.
+/// Whether the loader refuses `spin.toml` with its first `from` replaced by `to`: the checker
+/// itself must refuse what Spin refuses. An error if `spin.toml` has no `from`.
+fn refuses_edit(from: &str, to: &str) -> Result<bool> {
+    let text = read("spin.toml")?;
+    ensure!(text.contains(from), "spin.toml has no {from:?}");
+    let edited = text.replacen(from, to, 1);
+    Ok(Manifest::parse(&edited, &repo_path("spin.toml"), &repo_path("")).is_err())
+}
+
+/// Spin's rule for variable names (devhost's `validate_key`): lowercase ASCII letters, digits
+/// and single `_` between them, starting with a letter and ending with a letter or digit.
 pub(crate) fn check_variable_name(name: &str) -> Result<()> {
-    let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.contains("__");
-    ensure!(ok, "{name:?} is not a valid Spin variable name");
-    Ok(())
+    validate_key(name).map_err(anyhow::Error::msg)
 }
 
-/// The variable names a Spin template refers to (`{{ name }}`, whitespace trimmed).
-fn template_names(template: &str) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let (expr, tail) = after
-            .split_once("}}")
-            .with_context(|| format!("unmatched '{{{{' in template {template:?}"))?;
-        names.push(expr.trim().to_string());
-        rest = tail;
-    }
-    Ok(names)
-}
-
-/// A template with every `{{ name }}` replaced by its value.
-fn resolve(template: &str, values: &BTreeMap<String, String>) -> Result<String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let (expr, tail) = rest[start + 2..]
-            .split_once("}}")
-            .with_context(|| format!("unmatched '{{{{' in template {template:?}"))?;
-        let name = expr.trim();
-        out.push_str(
-            values
-                .get(name)
-                .with_context(|| format!("no value for {name:?}"))?,
-        );
-        rest = tail;
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Spin's rule for a resolved `allowed_outbound_hosts` entry: `scheme://host[:port]`, a trailing
-/// `/` tolerated, no path, `*` only as the whole host or a `*.` subdomain prefix.
+/// Spin's rule for a resolved `allowed_outbound_hosts` entry (devhost's `AllowedHost::parse`):
+/// `scheme://host[:port]`, a trailing `/` tolerated, no path, `*` only as the whole host or a
+/// `*.` subdomain prefix; an empty value stops the app (spin #3549).
 pub(crate) fn check_allowed_host(entry: &str) -> Result<()> {
-    let entry = entry.trim();
-    let Some((scheme, rest)) = entry.split_once("://") else {
-        bail!("{entry:?} is not scheme://host[:port] (empty values stop the app: spin #3549)");
-    };
-    ensure!(
-        scheme == "*" || (!scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic())),
-        "{entry:?} has an invalid scheme"
-    );
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    ensure!(!rest.contains('/'), "{entry:?} has a path");
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (addr, after) = v6
-            .split_once(']')
-            .with_context(|| format!("{entry:?} has an unclosed IPv6 host"))?;
-        ensure!(
-            addr.parse::<std::net::Ipv6Addr>().is_ok(),
-            "{entry:?} has an invalid IPv6 host"
-        );
-        let port = match after {
-            "" => None,
-            p => Some(
-                p.strip_prefix(':')
-                    .with_context(|| format!("{entry:?} has junk after its host"))?,
-            ),
-        };
-        ("v6", port)
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (rest, None),
-        }
-    };
-    if let Some(port) = port {
-        ensure!(
-            port == "*" || port.parse::<u16>().is_ok(),
-            "{entry:?} has an invalid port"
-        );
-    }
-    let domain = host.strip_prefix("*.").unwrap_or(host);
-    ensure!(
-        host == "*"
-            || (!domain.is_empty()
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && domain
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')),
-        "{entry:?} has an invalid host (wildcards only as a `*.` prefix)"
-    );
-    Ok(())
+    AllowedHost::parse(entry).map(drop)
 }
 
 /// Every `atlassian_api_url=VALUE` the docs show (commands, `.env` lines, SPIN_VARIABLE_ forms).
@@ -260,31 +143,35 @@ fn manifest_parses_as_version_2() -> Result<()> {
     if crate::support::runtime_independent() {
         return Ok(());
     }
+    ensure!(
+        refuses_edit("spin_manifest_version = 2", "spin_manifest_version = 1")?,
+        "the loader accepted version 1"
+    );
+    ensure!(
+        refuses_edit("[application]", "bogus = 1\n[application]")?,
+        "the loader accepted an unknown field"
+    );
     let m = load_manifest()?;
+    ensure!(m.name == "identity-accessor", "application.name");
     ensure!(
-        m.spin_manifest_version == toml::Value::Integer(2),
-        "spin_manifest_version must be the integer 2"
+        m.triggers
+            == [HttpTrigger {
+                route: "/...".into(),
+                component: COMPONENT.into(),
+            }],
+        "one HTTP trigger, /... to the component: {:?}",
+        m.triggers
     );
+    ensure!(m.components.len() == 1, "one component");
+    let c = m.components.get(COMPONENT).context("no component")?;
     ensure!(
-        m.application.get("name").and_then(|v| v.as_str()) == Some("identity-accessor"),
-        "application.name"
-    );
-    let http = m.trigger.get("http").context("no [[trigger.http]]")?;
-    ensure!(http.len() == 1, "one HTTP trigger");
-    ensure!(http[0].get("route").and_then(|v| v.as_str()) == Some("/..."));
-    ensure!(http[0].get("component").and_then(|v| v.as_str()) == Some(COMPONENT));
-    ensure!(m.component.len() == 1, "one component");
-    let c = m.component.get(COMPONENT).context("no component")?;
-    ensure!(
-        c.source.as_str() == Some("target/wasm32-wasip2/release/identity_accessor.wasm"),
+        c.source
+            == m.dir
+                .join("target/wasm32-wasip2/release/identity_accessor.wasm"),
         "the source is what `spin build` writes"
     );
-    let command = c
-        .build
-        .as_ref()
-        .and_then(|b| b.get("command"))
-        .and_then(|v| v.as_str());
-    ensure!(command == Some("cargo build --target wasm32-wasip2 --release"));
+    let commands = c.build.as_ref().map(|b| b.commands.as_slice());
+    ensure!(commands == Some(&["cargo build --target wasm32-wasip2 --release".to_string()][..]));
     Ok(())
 }
 
@@ -299,11 +186,15 @@ fn variable_names_follow_spins_rule() -> Result<()> {
     for bad in ["", "Api", "1a", "_a", "a_", "a__b", "a-b", "a.b"] {
         ensure!(check_variable_name(bad).is_err(), "{bad:?} was accepted");
     }
+    ensure!(
+        refuses_edit("email_sources = {", "email__sources = {")?,
+        "the loader accepted a bad name in [variables]"
+    );
     let m = load_manifest()?;
     for name in m.variables.keys() {
         check_variable_name(name)?;
     }
-    for name in m.component[COMPONENT].variables.keys() {
+    for name in m.components[COMPONENT].variables.keys() {
         check_variable_name(name)?;
     }
     Ok(())
@@ -314,12 +205,23 @@ fn each_variable_is_required_or_has_a_default() -> Result<()> {
     if crate::support::runtime_independent() {
         return Ok(());
     }
-    for (name, v) in &load_manifest()?.variables {
+    let required = "api_key = { required = true, secret = true }";
+    for (what, to) in [
+        (
+            "both",
+            "api_key = { required = true, default = \"x\", secret = true }",
+        ),
+        ("neither", "api_key = { secret = true }"),
+    ] {
         ensure!(
-            v.required != v.default.is_some(),
-            "{name}: exactly one of `required = true` or `default`"
+            refuses_edit(required, to)?,
+            "the loader accepted a variable with {what} `required = true` and `default`"
         );
     }
+    // The loader refuses a variable with both or neither; a required one has no default.
+    let m = load_manifest()?;
+    ensure!(!m.variables.is_empty(), "[variables] is empty");
+    ensure!(m.variables[config::API_KEY].default.is_none());
     Ok(())
 }
 
@@ -328,22 +230,30 @@ fn templates_name_only_declared_variables() -> Result<()> {
     if crate::support::runtime_independent() {
         return Ok(());
     }
+    ensure!(
+        refuses_edit("\"{{ api_key }}\"", "\"{{ api_kee }}\"")?,
+        "the loader accepted a template naming an undeclared variable"
+    );
+    ensure!(
+        refuses_edit("\"{{ api_key }}\"", "\"{{ api_key \"")?,
+        "the loader accepted an unmatched '{{{{'"
+    );
     let m = load_manifest()?;
-    let c = &m.component[COMPONENT];
+    let c = &m.components[COMPONENT];
     let templates = c.variables.values().chain(&c.allowed_outbound_hosts);
     for template in templates {
-        for name in template_names(template)? {
-            check_variable_name(&name)?;
+        for name in template.variables() {
+            check_variable_name(name)?;
             ensure!(
-                m.variables.contains_key(&name),
-                "{template:?} names {name:?}, which [variables] does not declare"
+                m.variables.contains_key(name),
+                "\"{template}\" names {name:?}, which [variables] does not declare"
             );
         }
     }
     for (name, template) in &c.variables {
         ensure!(
-            template_names(template)? == [name.clone()],
-            "component variable {name} should be \"{{{{ {name} }}}}\", not {template:?}"
+            template.variables().eq([name.as_str()]),
+            "component variable {name} should be \"{{{{ {name} }}}}\", not \"{template}\""
         );
     }
     Ok(())
@@ -355,7 +265,7 @@ fn component_lists_exactly_the_variables_the_code_reads() -> Result<()> {
         return Ok(());
     }
     let m = load_manifest()?;
-    let listed: BTreeSet<&str> = m.component[COMPONENT]
+    let listed: BTreeSet<&str> = m.components[COMPONENT]
         .variables
         .keys()
         .map(String::as_str)
@@ -396,7 +306,10 @@ fn secrets_are_marked_secret_and_have_no_value() -> Result<()> {
             .any(|s| name.ends_with(s));
         ensure!(!looks_secret || marked.contains(name.as_str()), "{name}");
     }
-    ensure!(m.variables[config::API_KEY].required, "api_key is required");
+    ensure!(
+        m.variables[config::API_KEY].default.is_none(),
+        "api_key is required"
+    );
     Ok(())
 }
 
@@ -431,16 +344,16 @@ fn outbound_hosts_resolve_for_every_documented_api_url() -> Result<()> {
         ensure!(check_allowed_host(bad).is_err(), "{bad:?} was accepted");
     }
     let m = load_manifest()?;
-    let hosts = &m.component[COMPONENT].allowed_outbound_hosts;
+    let hosts = &m.components[COMPONENT].allowed_outbound_hosts;
     ensure!(!hosts.is_empty(), "allowed_outbound_hosts is empty");
-    let defaults: BTreeMap<String, String> = m
+    let defaults: HashMap<String, String> = m
         .variables
         .iter()
         .filter_map(|(n, v)| Some((n.clone(), v.default.clone()?)))
         .collect();
     let resolved: Vec<String> = hosts
         .iter()
-        .map(|h| resolve(h, &defaults))
+        .map(|h| h.render(&defaults))
         .collect::<Result<_>>()?;
     ensure!(
         resolved == ["https://api.atlassian.com", "https://*.atlassian.net"],
@@ -457,7 +370,7 @@ fn outbound_hosts_resolve_for_every_documented_api_url() -> Result<()> {
         let mut values = defaults.clone();
         values.insert(config::ATLASSIAN_API_URL.to_string(), url.clone());
         for host in hosts {
-            let entry = resolve(host, &values)?;
+            let entry = host.render(&values)?;
             check_allowed_host(&entry).with_context(|| format!("atlassian_api_url={url}"))?;
         }
     }

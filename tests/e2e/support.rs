@@ -29,6 +29,20 @@ static APP: OnceLock<Arc<devhost::App>> = OnceLock::new();
 pub static CPU_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static LOG_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// This test process's name for its component log directories: its pid and its start time, so
+/// that a later run given the same pid never appends to, nor scans, an earlier run's logs. The
+/// directories are kept after the run, as evidence: the audit scans them all at its end, and
+/// they are what a failing test leaves to read.
+fn run_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        format!("{}-{started}", std::process::id())
+    })
+}
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -250,10 +264,10 @@ pub async fn serve(variables: Vec<(String, String)>) -> Result<Server> {
 }
 
 /// Serves the component with `opts`, on this run's runtime. Its logs go to
-/// `target/e2e-logs/<pid>-<n>`, which the privacy audit scans.
+/// `target/e2e-logs/<pid>-<start>-<n>`, which the privacy audit scans.
 pub async fn serve_with(opts: ServeOptions) -> Result<Server> {
     let n = LOG_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let name = format!("{}-{n}", std::process::id());
+    let name = format!("{}-{n}", run_name());
     let log_dir = root().join("target/e2e-logs").join(&name);
     match runtime() {
         Runtime::Devhost => {
@@ -598,9 +612,9 @@ pub fn assert_bodies_clean(bodies: &[String], forbidden: &[String]) -> Result<()
     Ok(())
 }
 
-/// The component log directories of this process (`target/e2e-logs/<pid>-<n>`).
+/// The component log directories of this process (`target/e2e-logs/<pid>-<start>-<n>`).
 pub fn this_run_log_dirs() -> Result<Vec<PathBuf>> {
-    let prefix = format!("{}-", std::process::id());
+    let prefix = format!("{}-", run_name());
     let mut dirs = Vec::new();
     let base = root().join("target/e2e-logs");
     for entry in std::fs::read_dir(&base).with_context(|| format!("{}", base.display()))? {

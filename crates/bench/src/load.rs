@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use fake_atlassian::Directory;
+use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use crate::client::{Conn, Req, Resp};
@@ -59,80 +60,23 @@ const KINDS: [&str; 6] = [
     "media_type",
 ];
 
-/// A log-linear latency histogram in microseconds (~1.5% resolution), fixed size so recording
-/// never allocates during the run.
-#[derive(Clone)]
-struct Histogram {
-    buckets: Vec<u64>,
-    max_us: u64,
-    count: u64,
+/// A latency histogram in microseconds, 1 µs to [`REQUEST_TIMEOUT`], at 3 significant figures:
+/// a percentile reads at most 0.1% high (the top of its bucket). Allocated once per client, so
+/// recording never allocates during the run.
+fn latency_histogram() -> Histogram<u64> {
+    let timeout_us = u64::try_from(REQUEST_TIMEOUT.as_micros()).unwrap_or(u64::MAX);
+    Histogram::new_with_bounds(1, timeout_us, 3).expect("1 µs to the timeout, 3 figures")
 }
 
-const LINEAR: u64 = 128;
-const SUB: u64 = 64;
-
-impl Histogram {
-    fn new() -> Histogram {
-        Histogram {
-            buckets: vec![0; (LINEAR + 40 * SUB) as usize],
-            max_us: 0,
-            count: 0,
-        }
-    }
-
-    fn index(us: u64) -> usize {
-        if us < LINEAR {
-            return us as usize;
-        }
-        let e = 63 - u64::from(us.leading_zeros()); // >= 7
-        let shift = e - 6;
-        (LINEAR + (e - 7) * SUB + ((us >> shift) - SUB)) as usize
-    }
-
-    fn lower_bound(i: usize) -> u64 {
-        let i = i as u64;
-        if i < LINEAR {
-            return i;
-        }
-        let e = (i - LINEAR) / SUB + 7;
-        let m = (i - LINEAR) % SUB + SUB;
-        m << (e - 6)
-    }
-
-    fn record(&mut self, d: Duration) {
-        let us = d.as_micros().min(u128::from(u32::MAX)) as u64;
-        let i = Self::index(us).min(self.buckets.len() - 1);
-        self.buckets[i] += 1;
-        self.max_us = self.max_us.max(us);
-        self.count += 1;
-    }
-
-    fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            *a += b;
-        }
-        self.max_us = self.max_us.max(other.max_us);
-        self.count += other.count;
-    }
-
-    /// The `p`th percentile in ms.
-    fn percentile(&self, p: f64) -> f64 {
-        let target = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= target {
-                return Self::lower_bound(i) as f64 / 1e3;
-            }
-        }
-        self.max_us as f64 / 1e3
-    }
+/// `q` (0 to 1) of `h`, in ms.
+fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1e3
 }
 
 /// Per-task tallies.
 #[derive(Clone)]
 struct Tally {
-    latency: Histogram,
+    latency: Histogram<u64>,
     by_kind: [u64; KINDS.len()],
     transport_errors: u64,
     server_errors: u64,
@@ -143,7 +87,7 @@ struct Tally {
 impl Tally {
     fn new() -> Tally {
         Tally {
-            latency: Histogram::new(),
+            latency: latency_histogram(),
             by_kind: [0; KINDS.len()],
             transport_errors: 0,
             server_errors: 0,
@@ -153,7 +97,9 @@ impl Tally {
     }
 
     fn merge(&mut self, o: &Tally) {
-        self.latency.merge(&o.latency);
+        self.latency
+            .add(&o.latency)
+            .expect("every tally's histogram has the same bounds");
         for (a, b) in self.by_kind.iter_mut().zip(o.by_kind) {
             *a += b;
         }
@@ -312,7 +258,8 @@ async fn client(
         let (kind, req, expect) = make(&mut rng, &truth);
         match tokio::time::timeout(REQUEST_TIMEOUT, conn.send(&req)).await {
             Ok(Ok(r)) => {
-                t.latency.record(r.elapsed);
+                let us = u64::try_from(r.elapsed.as_micros()).unwrap_or(u64::MAX);
+                t.latency.saturating_record(us);
                 t.by_kind[kind] += 1;
                 if r.status.is_server_error() {
                     t.server_errors += 1;
@@ -529,7 +476,7 @@ async fn run_one(
         _ => 0,
     };
     let second_half_growth_kb = second_half(&timeline);
-    let requests = total.latency.count;
+    let requests = total.latency.len();
     let growth_kb = rss_after as i64 - rss_before as i64;
     let mut report = json!({
         "runtime": runtime.name(),
@@ -540,8 +487,8 @@ async fn run_one(
         "requests": requests,
         "rps": r3(requests as f64 / elapsed.as_secs_f64()),
         "by_kind": KINDS.iter().zip(total.by_kind).map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-        "latency_ms": {"p50": total.latency.percentile(50.0), "p99": total.latency.percentile(99.0),
-                       "max": total.latency.max_us as f64 / 1e3},
+        "latency_ms": {"p50": quantile_ms(&total.latency, 0.5), "p99": quantile_ms(&total.latency, 0.99),
+                       "max": total.latency.max() as f64 / 1e3},
         "errors": {"transport": total.transport_errors, "server_5xx": total.server_errors},
         "wrong_answers": total.wrong,
         "first_wrong": total.first_wrong,
@@ -561,7 +508,7 @@ async fn run_one(
     println!(
         "load on {}: {} requests in {:.1} s = {:.0} req/s over {} connections; p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
         runtime.name(), requests, elapsed.as_secs_f64(), report["rps"].as_f64().unwrap_or(0.0), connections,
-        total.latency.percentile(50.0), total.latency.percentile(99.0), total.latency.max_us as f64 / 1e3
+        quantile_ms(&total.latency, 0.5), quantile_ms(&total.latency, 0.99), total.latency.max() as f64 / 1e3
     );
     println!("      by kind: {}", report["by_kind"]);
     println!(
@@ -585,4 +532,33 @@ async fn run_one(
         );
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_read_at_most_a_tenth_of_a_percent_high_never_low() {
+        let mut tally = Tally::new();
+        let mut other = Tally::new();
+        // 1 ms to 10 s in 1 ms steps, split across two clients' tallies.
+        for ms in 1..=10_000u64 {
+            let t = if ms % 2 == 0 { &mut tally } else { &mut other };
+            t.latency.saturating_record(ms * 1000);
+        }
+        tally.merge(&other);
+        assert_eq!(tally.latency.len(), 10_000);
+        for (q, exact_ms) in [(0.5, 5_000.0), (0.99, 9_900.0), (1.0, 10_000.0)] {
+            let got = quantile_ms(&tally.latency, q);
+            assert!(
+                got >= exact_ms && got <= exact_ms * 1.001,
+                "q {q}: {got} ms for {exact_ms} ms"
+            );
+        }
+        assert!(tally.latency.max() as f64 / 1e3 <= 10_000.0 * 1.001);
+        // Beyond the timeout a value is kept at the top, not lost.
+        tally.latency.saturating_record(u64::MAX);
+        assert_eq!(tally.latency.len(), 10_001);
+    }
 }

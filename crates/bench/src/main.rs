@@ -63,13 +63,11 @@ struct Cli {
     #[arg(long)]
     runs: Option<usize>,
     /// Seconds per throughput measurement.
-    #[arg(long)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     window: Option<f64>,
-    /// Only these cases: bulk, naive, throughput, instantiation, key-check, cold, connections,
-    /// parse-memory
-    /// (repeatable).
-    #[arg(long)]
-    only: Vec<String>,
+    /// Only this case (repeatable; default: every case).
+    #[arg(long, value_enum, value_name = "CASE")]
+    only: Vec<suite::Case>,
     /// The component to serve (default: IDENTITY_ACCESSOR_WASM, else built into target/bench-wasm;
     /// with --spin: spin.toml's source, built by `spin build`).
     #[arg(long, global = true)]
@@ -87,7 +85,7 @@ enum Command {
         /// Concurrent keep-alive connections (repeatable: one run per count and runtime).
         #[arg(long, default_values_t = [64])]
         connections: Vec<usize>,
-        /// How long to send (e.g. 60s, 5s, 500ms, 2m).
+        /// How long to send, up to an hour (e.g. 60s, 5s, 500ms, 2m, 1m30s).
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         duration: Duration,
         /// Latency the fake adds to every upstream call, in ms.
@@ -104,23 +102,26 @@ enum Command {
     MemoryCap,
 }
 
+/// The longest `--duration`.
+const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// `--duration`: humantime's duration syntax (`60s`, `500ms`, `2m`, `1m30s`), more than zero
+/// and at most an hour.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1e3,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m)")),
-    };
-    if !(secs > 0.0 && secs <= 3600.0) {
-        return Err(format!("duration {s:?} out of range (0, 1h]"));
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() || d > MAX_DURATION {
+        return Err("out of range: more than 0, at most 1h".into());
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(d)
+}
+
+/// `--window`: a number of seconds, more than zero (`0.3`, `5`).
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= MAX_DURATION.as_secs_f64() => Ok(secs),
+        Ok(_) => Err("out of range: more than 0, at most 3600".into()),
+        Err(e) => Err(format!("{e}: a number of seconds, e.g. 0.3 or 5")),
+    }
 }
 
 #[tokio::main]
@@ -165,5 +166,68 @@ async fn main() -> Result<()> {
             })
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, ValueEnum};
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn only_takes_the_case_names_and_refuses_a_typo() -> Result<()> {
+        let cli = Cli::try_parse_from(["bench", "--only", "key-check", "--only", "parse-memory"])?;
+        assert_eq!(cli.only, [suite::Case::KeyCheck, suite::Case::ParseMemory]);
+        let names: Vec<String> = suite::Case::value_variants()
+            .iter()
+            .filter_map(|c| Some(c.to_possible_value()?.get_name().to_owned()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "bulk",
+                "naive",
+                "throughput",
+                "instantiation",
+                "key-check",
+                "cold",
+                "connections",
+                "parse-memory"
+            ]
+        );
+        let err = Cli::try_parse_from(["bench", "--only", "throughtput"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        Ok(())
+    }
+
+    #[test]
+    fn durations_read_like_the_docs() -> Result<()> {
+        for (text, secs) in [("60s", 60.0), ("5s", 5.0), ("1m", 60.0), ("500ms", 0.5)] {
+            let cli = Cli::try_parse_from(["bench", "load", "--duration", text])?;
+            let Some(Command::Load { duration, .. }) = cli.command else {
+                bail!("not the load command");
+            };
+            assert_eq!(duration.as_secs_f64(), secs, "{text}");
+        }
+        for bad in ["0s", "2h", "5", "five seconds", "-1s"] {
+            assert!(
+                Cli::try_parse_from(["bench", "load", "--duration", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let cli = Cli::try_parse_from(["bench", "--quick", "--window", "0.3"])?;
+        assert_eq!(cli.window, Some(0.3));
+        for bad in ["0", "-1", "NaN", "3s"] {
+            assert!(
+                Cli::try_parse_from(["bench", "--window", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        Ok(())
     }
 }

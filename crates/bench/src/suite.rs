@@ -35,9 +35,8 @@ pub struct Opts {
     pub runs: usize,
     /// Seconds per throughput measurement.
     pub window: f64,
-    /// Cases to run (empty: all): bulk, naive, throughput, instantiation, key-check, cold,
-    /// connections, size, parse-memory.
-    pub only: Vec<String>,
+    /// Cases to run (empty: all).
+    pub only: Vec<Case>,
     /// The component to serve (else `IDENTITY_ACCESSOR_WASM`, else built).
     pub wasm: Option<PathBuf>,
     /// Real Spin binaries: the runtime-dependent cases (bulk, throughput, instantiation,
@@ -45,16 +44,37 @@ pub struct Opts {
     pub spins: Vec<PathBuf>,
 }
 
+/// A case of the suite, as `--only` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Case {
+    /// Bulk lookups of 1 to 1,000 ids under both source orders, against the floor.
+    Bulk,
+    /// The naive client: one privacy-email-API call per id, straight to the fake.
+    Naive,
+    /// One-id lookups at 1, 8 and 32 clients against the same upstream call sent directly.
+    Throughput,
+    /// Requests with no upstream call: what a fresh instance per request costs.
+    Instantiation,
+    /// Checking `api_key`: one plain key, its `sha256:` form, 16 plain keys.
+    KeyCheck,
+    /// Host start to the first 200, and the first lookup.
+    Cold,
+    /// Upstream connections pooled against one per call.
+    Connections,
+    /// Peak heap of parsing a 2 MiB page and each hostile request body.
+    ParseMemory,
+}
+
 impl Opts {
-    fn wants(&self, case: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|c| c == case)
+    fn wants(&self, case: Case) -> bool {
+        self.only.is_empty() || self.only.contains(&case)
     }
 }
 
 /// Runs the suite, prints the tables and writes `target/bench/results.json`.
 pub async fn run(opts: Opts) -> Result<()> {
     // Native and allocator-counted: first, while nothing else in this process allocates.
-    let parse_memory = if opts.wants("parse-memory") {
+    let parse_memory = if opts.wants(Case::ParseMemory) {
         Some(crate::parse_memory::measure()?)
     } else {
         None
@@ -85,7 +105,7 @@ pub async fn run(opts: Opts) -> Result<()> {
 
     // Cold start first, while nothing is compiled yet in this process.
     let cold_runs = if opts.quick { 1 } else { 3 };
-    if opts.wants("cold") {
+    if opts.wants(Case::Cold) {
         report["cold_start"] = cold_start(&wasm, &fake, cold_runs).await?;
     }
 
@@ -160,7 +180,7 @@ async fn runtime_cases(
     };
     let latencies: [u64; 2] = [0, 50];
 
-    if opts.wants("bulk") {
+    if opts.wants(Case::Bulk) {
         for (key, order) in [
             ("bulk", Order::Auto),
             ("bulk_admin_first", Order::AdminFirst),
@@ -174,7 +194,7 @@ async fn runtime_cases(
             report[key] = Value::Array(rows);
         }
     }
-    if opts.wants("naive") && matches!(runtime, env::Runtime::Devhost(_)) {
+    if opts.wants(Case::Naive) && matches!(runtime, env::Runtime::Devhost(_)) {
         let mut rows = Vec::new();
         for &latency in &latencies {
             for &n in &sizes {
@@ -192,16 +212,16 @@ async fn runtime_cases(
         report["naive"] = Value::Array(rows);
     }
     fake.set_latency(Duration::ZERO);
-    if opts.wants("throughput") {
+    if opts.wants(Case::Throughput) {
         report["throughput"] = throughput(&ctx, &[1, 8, 32], opts.window).await?;
     }
-    if opts.wants("instantiation") {
+    if opts.wants(Case::Instantiation) {
         report["instantiation"] = instantiation(&ctx, opts.window).await?;
     }
-    if opts.wants("key-check") {
+    if opts.wants(Case::KeyCheck) {
         report["key_check"] = key_check(runtime, fake, opts.window).await?;
     }
-    if opts.wants("connections") {
+    if opts.wants(Case::Connections) {
         let lookups = if opts.quick { 40 } else { 400 };
         report["connections"] = connections(runtime, &ctx, lookups).await?;
     }

@@ -13,6 +13,7 @@
 use std::net::IpAddr;
 
 use anyhow::{bail, ensure, Context};
+use ipnet::IpNet;
 
 /// One parsed `allowed_outbound_hosts` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,10 +38,8 @@ enum HostSpec {
     /// `self`: the app itself (service chaining), which devhost does not provide.
     ToSelf,
     Name(String),
-    Ip {
-        addr: IpAddr,
-        prefix: u8,
-    },
+    /// An IP literal (a network of one address) or a CIDR block.
+    Ip(IpNet),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,10 +146,7 @@ impl AllowedHost {
             HostSpec::AnySubdomain(suffix) => host.ends_with(suffix.as_str()),
             HostSpec::ToSelf => false,
             HostSpec::Name(name) => *name == host,
-            HostSpec::Ip { addr, prefix } => match parse_ip(&host) {
-                Some(ip) => ip_in_network(ip, *addr, *prefix),
-                None => false,
-            },
+            HostSpec::Ip(net) => parse_ip(&host).is_some_and(|ip| net.contains(&ip)),
         };
         let port_ok = match &self.port {
             PortSpec::Any => true,
@@ -263,17 +259,15 @@ fn parse_host(host: &str) -> anyhow::Result<HostSpec> {
     if let Some((ip, prefix)) = host.split_once('/') {
         let addr =
             parse_ip(ip).with_context(|| format!("{host:?}: hosts must not contain paths"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix: u8 = prefix
+        let net = prefix
             .parse()
             .ok()
-            .filter(|p| *p <= max)
+            .and_then(|prefix| IpNet::new(addr, prefix).ok())
             .with_context(|| format!("{host:?}: invalid CIDR prefix"))?;
-        return Ok(HostSpec::Ip { addr, prefix });
+        return Ok(HostSpec::Ip(net));
     }
     if let Some(addr) = parse_ip(&host) {
-        let prefix = if addr.is_ipv4() { 32 } else { 128 };
-        return Ok(HostSpec::Ip { addr, prefix });
+        return Ok(HostSpec::Ip(IpNet::from(addr)));
     }
     if let Some(domain) = host.strip_prefix("*.") {
         ensure!(
@@ -288,28 +282,6 @@ fn parse_host(host: &str) -> anyhow::Result<HostSpec> {
     );
     ensure!(!host.is_empty(), "empty host");
     Ok(HostSpec::Name(host))
-}
-
-fn ip_in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(prefix))
-            };
-            u32::from(ip) & mask == u32::from(net) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(prefix))
-            };
-            u128::from(ip) & mask == u128::from(net) & mask
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -345,6 +317,11 @@ mod tests {
         assert!(allows(e, "http", "10.1.2.3", None));
         assert!(!allows(e, "http", "11.1.2.3", None));
         assert!(allows("http://10.0.0.0/8", "http", "10.9.9.9", Some(80)));
+        // Host bits after the prefix do not matter; /0 is every address of the family.
+        assert!(allows("http://10.1.2.3/8:80", "http", "10.200.0.1", None));
+        assert!(allows("http://0.0.0.0/0:80", "http", "192.0.2.1", None));
+        assert!(!allows("http://0.0.0.0/0:80", "http", "[::1]", None));
+        assert!(AllowedHost::parse("http://10.0.0.0/33").is_err());
     }
 
     #[test]

@@ -64,7 +64,6 @@ mod tests {
     use super::*;
 
     fn manifest_with(dir: &Path, command: &str) -> anyhow::Result<std::path::PathBuf> {
-        std::fs::create_dir_all(dir)?;
         let path = dir.join("spin.toml");
         std::fs::write(
             &path,
@@ -87,21 +86,19 @@ command = {command:?}
 
     #[test]
     fn runs_in_the_manifest_dir() -> anyhow::Result<()> {
-        let dir = std::env::temp_dir().join(format!("devhost-build-ok-{}", std::process::id()));
-        let path = manifest_with(&dir, "touch built.txt")?;
+        let dir = tempfile::tempdir()?;
+        let path = manifest_with(dir.path(), "touch built.txt")?;
         build(&path)?;
-        assert!(dir.join("built.txt").exists());
-        std::fs::remove_dir_all(&dir)?;
+        assert!(dir.path().join("built.txt").exists());
         Ok(())
     }
 
     #[test]
     fn fails_on_non_zero_exit() -> anyhow::Result<()> {
-        let dir = std::env::temp_dir().join(format!("devhost-build-fail-{}", std::process::id()));
-        let path = manifest_with(&dir, "exit 3")?;
+        let dir = tempfile::tempdir()?;
+        let path = manifest_with(dir.path(), "exit 3")?;
         let err = build(&path).unwrap_err();
         assert!(err.to_string().contains("\"c\" failed"), "{err}");
-        std::fs::remove_dir_all(&dir)?;
         Ok(())
     }
 }

@@ -1,4 +1,5 @@
-//! Variable names, `{{ name }}` templates, and resolving application variables.
+//! Application variables: their names, their declaration ([`Variable`]), `{{ name }}`
+//! templates, and resolving their values.
 //!
 //! The rules follow Spin's `spin-expressions` crate: a name starts with a lowercase ASCII
 //! letter, holds only lowercase letters, digits and single underscores, and ends with a letter
@@ -12,10 +13,17 @@ use std::fmt;
 
 use anyhow::{bail, Context};
 
-use crate::manifest::Variable;
-
 /// The prefix of the environment variables Spin's `env` provider reads.
 pub const ENV_PREFIX: &str = "SPIN_VARIABLE_";
+
+/// An application variable, as the manifest's `[variables]` declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variable {
+    /// The default; `None` means `required = true`.
+    pub default: Option<String>,
+    /// `secret = true` (metadata only: Spin redacts nothing a component prints).
+    pub secret: bool,
+}
 
 /// Checks a variable name against Spin's rules; the error reads like Spin's
 /// `invalid variable name: "X": reason`.
@@ -315,12 +323,11 @@ mod tests {
 
     #[test]
     fn at_file_keeps_trailing_newline() -> anyhow::Result<()> {
-        let path = std::env::temp_dir().join(format!("devhost-at-file-{}", std::process::id()));
-        std::fs::write(&path, "secret-value\n")?;
-        let cli = vec![("api_key".to_string(), format!("@{}", path.display()))];
-        let r = resolve_app_variables(&declared(), &cli, &HashMap::new());
-        std::fs::remove_file(&path)?;
-        assert_eq!(r?["api_key"], "secret-value\n");
+        let file = tempfile::NamedTempFile::new()?;
+        std::fs::write(file.path(), "secret-value\n")?;
+        let cli = vec![("api_key".to_string(), format!("@{}", file.path().display()))];
+        let r = resolve_app_variables(&declared(), &cli, &HashMap::new())?;
+        assert_eq!(r["api_key"], "secret-value\n");
         Ok(())
     }
 

@@ -1015,13 +1015,12 @@ mod tests {
 
     #[test]
     fn log_sink_appends() -> anyhow::Result<()> {
-        let path = std::env::temp_dir().join(format!("devhost-log-{}.txt", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c_stdout.txt");
         let sink = LogSink::open(&path, None)?;
         sink.write_all(b"one\n")?;
         LogSink::open(&path, None)?.write_all(b"two\n")?;
         assert_eq!(std::fs::read_to_string(&path)?, "one\ntwo\n");
-        std::fs::remove_file(&path)?;
         Ok(())
     }
 

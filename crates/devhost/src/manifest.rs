@@ -14,16 +14,7 @@ use anyhow::{bail, ensure, Context};
 use serde::Deserialize;
 
 use crate::allowed_hosts::AllowedHost;
-use crate::expressions::{validate_key, Template};
-
-/// An application variable from `[variables]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Variable {
-    /// The default; `None` means `required = true`.
-    pub default: Option<String>,
-    /// `secret = true` (metadata only: Spin redacts nothing a component prints).
-    pub secret: bool,
-}
+use crate::expressions::{validate_key, Template, Variable};
 
 /// A component's build settings.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,19 +6,21 @@
 //! optionally a `rustup` that records its arguments and "installs" the target into that libdir.
 //! The machine's real toolchain is never changed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// A scratch directory with a manifest whose build command names `--target wasm32-wasip2`,
-/// a fake toolchain in `bin/`, and an empty libdir.
+/// a fake toolchain in `bin/`, and an empty libdir; removed when dropped.
 struct Scratch {
-    dir: PathBuf,
+    tmp: tempfile::TempDir,
 }
 
 impl Scratch {
     fn new(name: &str, with_rustup: bool) -> anyhow::Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("devhost-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("devhost-cli-{name}-"))
+            .tempdir()?;
+        let dir = tmp.path();
         std::fs::create_dir_all(dir.join("bin"))?;
         std::fs::create_dir_all(dir.join("libdir"))?;
         std::fs::write(
@@ -52,28 +54,27 @@ command = "echo compiled --target wasm32-wasip2 > built.txt"
                 ),
             )?;
         }
-        Ok(Scratch { dir })
+        Ok(Scratch { tmp })
+    }
+
+    /// The directory.
+    fn dir(&self) -> &Path {
+        self.tmp.path()
     }
 
     /// `devhost build` here, with only the fake toolchain and the system tools on the PATH.
     fn build(&self) -> anyhow::Result<Output> {
         Ok(Command::new(env!("CARGO_BIN_EXE_devhost"))
             .args(["build", "-f"])
-            .arg(self.dir.join("spin.toml"))
+            .arg(self.dir().join("spin.toml"))
             .env(
                 "PATH",
-                format!("{}:/usr/bin:/bin", self.dir.join("bin").display()),
+                format!("{}:/usr/bin:/bin", self.dir().join("bin").display()),
             )
             .env_remove("RUSTC")
             .env("RUST_BACKTRACE", "1")
             .env("RUST_LIB_BACKTRACE", "1")
             .output()?)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -95,7 +96,7 @@ fn missing_target_is_added_with_rustup_then_built() -> anyhow::Result<()> {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert_eq!(
-        std::fs::read_to_string(scratch.dir.join("rustup.log"))?
+        std::fs::read_to_string(scratch.dir().join("rustup.log"))?
             .lines()
             .filter(|l| l.starts_with("target add"))
             .collect::<Vec<_>>(),
@@ -112,17 +113,17 @@ fn missing_target_is_added_with_rustup_then_built() -> anyhow::Result<()> {
         "{}",
         text(&out.stderr)
     );
-    assert!(scratch.dir.join("built.txt").exists());
+    assert!(scratch.dir().join("built.txt").exists());
     Ok(())
 }
 
 #[test]
 fn installed_target_builds_without_rustup() -> anyhow::Result<()> {
     let scratch = Scratch::new("installed", false)?;
-    std::fs::write(scratch.dir.join("libdir/libcore-0.rlib"), "")?;
+    std::fs::write(scratch.dir().join("libdir/libcore-0.rlib"), "")?;
     let out = scratch.build()?;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(scratch.dir.join("built.txt").exists());
+    assert!(scratch.dir().join("built.txt").exists());
     Ok(())
 }
 
@@ -142,17 +143,17 @@ fn missing_target_without_rustup_is_one_sentence_and_no_backtrace() -> anyhow::R
         "{stderr}"
     );
     assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
-    assert!(!scratch.dir.join("built.txt").exists(), "built anyway");
+    assert!(!scratch.dir().join("built.txt").exists(), "built anyway");
     Ok(())
 }
 
 #[test]
 fn a_failing_build_is_one_line_without_a_backtrace() -> anyhow::Result<()> {
     let scratch = Scratch::new("fails", false)?;
-    std::fs::write(scratch.dir.join("libdir/libcore-0.rlib"), "")?;
-    let manifest = std::fs::read_to_string(scratch.dir.join("spin.toml"))?
+    std::fs::write(scratch.dir().join("libdir/libcore-0.rlib"), "")?;
+    let manifest = std::fs::read_to_string(scratch.dir().join("spin.toml"))?
         .replace("> built.txt", "; exit 101");
-    std::fs::write(scratch.dir.join("spin.toml"), manifest)?;
+    std::fs::write(scratch.dir().join("spin.toml"), manifest)?;
     let out = scratch.build()?;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);

@@ -34,9 +34,9 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::directory::{Credentials, User};
-use crate::fault::Endpoint;
+use crate::endpoint::Endpoint;
 use crate::reply::Reply;
-use crate::server::State;
+use crate::state::State;
 
 /// Default admin search page size (Organizations REST API spec, `searchDirectoryUsers`).
 const ADMIN_DEFAULT_LIMIT: i64 = 50;

@@ -23,10 +23,11 @@ use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::fault::{Endpoint, Fault};
+use crate::endpoint::Endpoint;
+use crate::fault::Fault;
 use crate::limits::{BurstLimit, PointsQuota};
 use crate::reply::Reply;
-use crate::server::State;
+use crate::state::State;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

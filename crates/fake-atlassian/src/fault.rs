@@ -1,9 +1,9 @@
 //! Faults the fake can inject, and their JSON form for the control API.
 //!
 //! A fault replaces (or, for [`Fault::Latency`], delays) the answer to one call of an
-//! [`Endpoint`]. Faults queue FIFO per endpoint; [`Endpoint::Any`] is a shared queue consulted
-//! only when the called endpoint's own queue is empty. Faults are applied before
-//! authentication, as an edge layer or overloaded backend would.
+//! [`crate::Endpoint`]. Faults queue FIFO per endpoint; [`crate::Endpoint::Any`] is a shared
+//! queue consulted only when the called endpoint's own queue is empty. Faults are applied
+//! before authentication, as an edge layer or overloaded backend would.
 //!
 //! JSON form (`POST /__control/faults`), `kind` plus the fields that kind takes:
 //!
@@ -33,22 +33,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{self, PointsQuota, QuotaScope};
 use crate::reply::{ErrorShape, Reply, JSON};
-
-/// An API endpoint of the fake, for fault injection and request counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Endpoint {
-    /// `POST /admin/v2/orgs/{orgId}/directories/-/users/search`.
-    AdminSearch,
-    /// `POST [/ex/confluence/{cloudId}]/wiki/api/v2/users-bulk`.
-    UsersBulk,
-    /// `GET [/ex/confluence/{cloudId}]/wiki/rest/api/user/email/bulk`.
-    EmailBulk,
-    /// `GET [/ex/confluence/{cloudId}]/wiki/rest/api/user/email`.
-    EmailSingle,
-    /// Any of the above (fault injection only; never recorded as a request's endpoint).
-    Any,
-}
 
 /// The value of a `Retry-After` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,26 +166,15 @@ pub(crate) fn rate_limited(
         RetryAfter::Date(t) => *t,
         RetryAfter::Raw(_) => now + DEFAULT_RESET,
     };
-    let reply = limited(shape).with_header(
-        HeaderName::from_static("x-ratelimit-reset"),
-        &iso8601(reset),
-    );
+    let reply = limited(shape).with_rate_limit_reset(reset);
     with_retry_after(reply, Some(retry_after))
 }
 
 /// The 429 answer of [`Fault::RateLimitReset`]: the reset time rounded up to the second, so
 /// the wait it announces is never shorter than `after`.
 pub(crate) fn rate_limit_reset(after: Duration, now: SystemTime, shape: ErrorShape) -> Reply {
-    let at = now + after.min(Duration::from_secs(86_400 * 365));
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut secs = since.as_secs();
-    if since.subsec_nanos() > 0 {
-        secs += 1;
-    }
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-    limited(shape).with_header(HeaderName::from_static("x-ratelimit-reset"), &iso8601(at))
+    let at = limits::ceil_second(now, after.min(Duration::from_secs(86_400 * 365)));
+    limited(shape).with_rate_limit_reset(at)
 }
 
 /// The answer of [`Fault::QuotaExhausted`].
@@ -219,10 +192,7 @@ pub(crate) fn quota_exhausted(
             now,
         ),
         ErrorShape::Admin => {
-            let reply = limited(shape).with_header(
-                HeaderName::from_static("x-ratelimit-reset"),
-                &iso8601(limits::next_hour(now)),
-            );
+            let reply = limited(shape).with_rate_limit_reset(limits::next_hour(now));
             with_retry_after(reply, retry_after)
         }
     }
@@ -303,31 +273,6 @@ pub(crate) fn html_bad_request() -> Reply {
               Reference&#32;&#35;7&#46;fake&#46;0\n</BODY>\n</HTML>\n",
         ),
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` (UTC) for `X-RateLimit-Reset`.
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// The control API's JSON form of a [`Fault`] (see the module docs).
@@ -628,14 +573,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn iso8601_formats_utc() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(784_887_151);
-        assert_eq!(iso8601(t), "1994-11-15T08:12:31Z");
-        assert_eq!(iso8601(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(iso8601(leap), "2000-02-29T00:00:00Z");
     }
 }

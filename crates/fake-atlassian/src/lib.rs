@@ -37,14 +37,17 @@
 mod api;
 mod control;
 mod directory;
+mod endpoint;
 mod fault;
 mod limits;
 mod record;
 mod reply;
 mod server;
+mod state;
 
 pub use directory::{Credentials, Directory, User, Visibility};
-pub use fault::{Endpoint, Fault, RetryAfter};
+pub use endpoint::Endpoint;
+pub use fault::{Fault, RetryAfter};
 pub use limits::{points, BurstLimit, PointsQuota, QuotaScope};
 pub use record::{AuthKind, RecordedRequest};
 pub use server::FakeAtlassian;

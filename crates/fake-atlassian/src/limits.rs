@@ -29,7 +29,7 @@ use hyper::header::{HeaderName, RETRY_AFTER};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::fault::{iso8601, Endpoint};
+use crate::endpoint::Endpoint;
 use crate::reply::{ErrorShape, Reply};
 
 /// At most `calls` calls per `window`, per endpoint.
@@ -110,7 +110,7 @@ pub(crate) struct Limits {
 }
 
 /// The wall-clock time `after` from now, rounded up to the second.
-fn ceil_second(now: SystemTime, after: Duration) -> SystemTime {
+pub(crate) fn ceil_second(now: SystemTime, after: Duration) -> SystemTime {
     let since = (now + after)
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
@@ -191,10 +191,7 @@ impl Limits {
                         &calls.to_string(),
                     )
                     .with_header(HeaderName::from_static("x-ratelimit-remaining"), "0")
-                    .with_header(
-                        HeaderName::from_static("x-ratelimit-reset"),
-                        &iso8601(reset),
-                    );
+                    .with_rate_limit_reset(reset);
             return Err(reply);
         }
         *used += 1;
@@ -282,15 +279,13 @@ pub(crate) fn quota_exhausted(
     )
     .with_header(HeaderName::from_static("x-ratelimit-remaining"), "0")
     .with_header(HeaderName::from_static("x-ratelimit-nearlimit"), "true")
-    .with_header(
-        HeaderName::from_static("x-ratelimit-reset"),
-        &iso8601(reset),
-    )
+    .with_rate_limit_reset(reset)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reply::rfc3339;
 
     fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
         reply
@@ -303,9 +298,9 @@ mod tests {
     #[test]
     fn next_hour_is_the_top_of_the_next_utc_hour() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(784_887_151); // 08:12:31
-        assert_eq!(iso8601(next_hour(t)), "1994-11-15T09:00:00Z");
+        assert_eq!(rfc3339(next_hour(t)), "1994-11-15T09:00:00Z");
         let top = SystemTime::UNIX_EPOCH + Duration::from_secs(3600);
-        assert_eq!(iso8601(next_hour(top)), "1970-01-01T02:00:00Z");
+        assert_eq!(rfc3339(next_hour(top)), "1970-01-01T02:00:00Z");
     }
 
     #[test]
@@ -336,7 +331,7 @@ mod tests {
         assert_eq!(header(&refused, "x-ratelimit-limit"), Some("2"));
         assert_eq!(
             header(&refused, "x-ratelimit-reset"),
-            Some(iso8601(wall + s(10)).as_str())
+            Some(rfc3339(wall + s(10)).as_str())
         );
         assert!(admit(&mut limits, Endpoint::UsersBulk, s(9)).is_err());
         // Another endpoint has its own window.

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fault::Endpoint;
+use crate::endpoint::Endpoint;
 
 /// The kind of `Authorization` header a request carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -3,6 +3,8 @@
 //! admin API's `{"errors": [{"code", "detail", "id", "status", "title"}]}` (all strings), and
 //! the Confluence APIs' `{"code": <status>, "message": "..."}`.
 
+use std::time::{Duration, SystemTime};
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
@@ -92,6 +94,12 @@ impl Reply {
         self
     }
 
+    /// Adds `X-RateLimit-Reset`: `at` as an RFC 3339 UTC instant to the second
+    /// (`2026-02-14T09:00:00Z`), as Atlassian sends it.
+    pub fn with_rate_limit_reset(self, at: SystemTime) -> Reply {
+        self.with_header(HeaderName::from_static("x-ratelimit-reset"), &rfc3339(at))
+    }
+
     /// The hyper response. `Content-Length` always matches the body.
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let mut response = Response::new(Full::new(self.body.clone()));
@@ -105,5 +113,37 @@ impl Reply {
             headers.append(name, value);
         }
         response
+    }
+}
+
+/// `at` as `YYYY-MM-DDTHH:MM:SSZ` (UTC), held within the years RFC 3339 can write (1970, the
+/// clock's epoch, to 9999): an instant a caller injects is never a reason to panic.
+pub(crate) fn rfc3339(at: SystemTime) -> String {
+    /// 9999-12-31T23:59:59Z.
+    const LAST: Duration = Duration::from_secs(253_402_300_799);
+    let at = at.clamp(SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH + LAST);
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_utc_to_the_second() {
+        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(rfc3339(at(784_887_151)), "1994-11-15T08:12:31Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
+        let fraction = at(784_887_151) + Duration::from_millis(999);
+        assert_eq!(rfc3339(fraction), "1994-11-15T08:12:31Z");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(at(u64::from(u32::MAX) * 1000)),
+            "9999-12-31T23:59:59Z"
+        );
     }
 }

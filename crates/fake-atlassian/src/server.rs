@@ -9,10 +9,8 @@
 //! (closing its socket, hung requests included) and awaited, so [`FakeAtlassian::shutdown`]
 //! returns promptly. Dropping the last handle shuts the server down too.
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -30,175 +28,17 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::api::{self, Call, Route};
 use crate::control;
 use crate::directory::{Credentials, Directory};
-use crate::fault::{self, Endpoint, Fault};
-use crate::limits::{self, BurstLimit, Limits, PointsQuota};
+use crate::endpoint::Endpoint;
+use crate::fault::{self, Fault};
+use crate::limits::{self, BurstLimit, PointsQuota};
 use crate::record::{AuthKind, RecordedRequest};
 use crate::reply::{ErrorShape, Reply};
+use crate::state::{lock, State};
 
 /// Largest request body read; larger bodies get 413.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The path prefix of the control API.
 const CONTROL_PREFIX: &str = "/__control/";
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Everything the request handlers share.
-pub(crate) struct State {
-    pub directory: Directory,
-    pub credentials: Credentials,
-    faults: Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
-    records: Mutex<Vec<(u64, RecordedRequest)>>,
-    next_seq: AtomicU64,
-    connections: AtomicU64,
-    latency: Mutex<Duration>,
-    admin_page_cap: Mutex<Option<usize>>,
-    users_bulk_page_cap: Mutex<Option<usize>>,
-    /// Every admin search cursor handed out; any other cursor is a 400.
-    issued_cursors: Mutex<HashSet<String>>,
-    /// The burst limit and points quota, when set.
-    limits: Mutex<Limits>,
-    /// Each account id's position in the directory, to find asked-for users without a scan.
-    positions: HashMap<String, usize>,
-}
-
-impl State {
-    fn new(directory: Directory, credentials: Credentials) -> State {
-        let positions = directory
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.account_id.clone(), i))
-            .collect();
-        State {
-            positions,
-            directory,
-            credentials,
-            faults: Mutex::new(HashMap::new()),
-            records: Mutex::new(Vec::new()),
-            next_seq: AtomicU64::new(0),
-            connections: AtomicU64::new(0),
-            latency: Mutex::new(Duration::ZERO),
-            admin_page_cap: Mutex::new(None),
-            users_bulk_page_cap: Mutex::new(None),
-            issued_cursors: Mutex::new(HashSet::new()),
-            limits: Mutex::new(Limits::default()),
-        }
-    }
-
-    /// The users whose id is in `wanted`, in directory order; every user when `wanted` is
-    /// `None`. A lookup per id, not a scan of the directory.
-    pub fn candidates(&self, wanted: Option<&HashSet<String>>) -> Vec<&crate::User> {
-        let Some(wanted) = wanted else {
-            return self.directory.users.iter().collect();
-        };
-        let mut at: Vec<usize> = wanted
-            .iter()
-            .filter_map(|id| self.positions.get(id).copied())
-            .collect();
-        at.sort_unstable();
-        at.into_iter().map(|i| &self.directory.users[i]).collect()
-    }
-
-    pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
-        let mut faults = lock(&self.faults);
-        let queue = faults.entry(endpoint).or_default();
-        queue.extend(std::iter::repeat_n(fault, times));
-    }
-
-    pub fn clear_faults(&self) {
-        lock(&self.faults).clear();
-    }
-
-    /// The next fault for a call of `endpoint`: its own queue first, then the `Any` queue.
-    fn take_fault(&self, endpoint: Endpoint) -> Option<Fault> {
-        let mut faults = lock(&self.faults);
-        [endpoint, Endpoint::Any]
-            .into_iter()
-            .find_map(|e| faults.get_mut(&e).and_then(VecDeque::pop_front))
-    }
-
-    pub fn set_latency(&self, latency: Duration) {
-        *lock(&self.latency) = latency;
-    }
-
-    pub fn set_admin_page_cap(&self, cap: Option<usize>) {
-        *lock(&self.admin_page_cap) = cap;
-    }
-
-    pub fn admin_page_cap(&self) -> Option<usize> {
-        *lock(&self.admin_page_cap)
-    }
-
-    pub fn set_users_bulk_page_cap(&self, cap: Option<usize>) {
-        *lock(&self.users_bulk_page_cap) = cap;
-    }
-
-    pub fn users_bulk_page_cap(&self) -> Option<usize> {
-        *lock(&self.users_bulk_page_cap)
-    }
-
-    pub fn set_burst_limit(&self, burst: Option<BurstLimit>) {
-        lock(&self.limits).set_burst(burst);
-    }
-
-    pub fn burst_limit(&self) -> Option<BurstLimit> {
-        lock(&self.limits).burst()
-    }
-
-    pub fn set_points_quota(&self, quota: Option<PointsQuota>) {
-        lock(&self.limits).set_quota(quota);
-    }
-
-    pub fn points_quota(&self) -> Option<PointsQuota> {
-        lock(&self.limits).quota()
-    }
-
-    pub fn points_used(&self) -> u64 {
-        lock(&self.limits).used()
-    }
-
-    /// A fresh number, to make each cursor handed out distinct.
-    pub fn next_serial(&self) -> u64 {
-        self.next_seq.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Remembers a cursor handed out in `links.next`.
-    pub fn issue_cursor(&self, cursor: &str) {
-        lock(&self.issued_cursors).insert(cursor.to_owned());
-    }
-
-    /// Whether `cursor` was handed out by this server.
-    pub fn was_issued(&self, cursor: &str) -> bool {
-        lock(&self.issued_cursors).contains(cursor)
-    }
-
-    pub fn connections_accepted(&self) -> u64 {
-        self.connections.load(Ordering::Relaxed)
-    }
-
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.records).iter().map(|(_, r)| r.clone()).collect()
-    }
-
-    pub fn clear_requests(&self) {
-        lock(&self.records).clear();
-    }
-
-    fn record(&self, request: RecordedRequest) -> u64 {
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        lock(&self.records).push((seq, request));
-        seq
-    }
-
-    fn update(&self, seq: u64, f: impl FnOnce(&mut RecordedRequest)) {
-        let mut records = lock(&self.records);
-        if let Some((_, r)) = records.iter_mut().rev().find(|(s, _)| *s == seq) {
-            f(r);
-        }
-    }
-}
 
 /// A running fake Atlassian. Cheap to clone; all clones control the same server.
 #[derive(Clone)]
@@ -374,7 +214,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, shutdown: watch::
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    state.connections.fetch_add(1, Ordering::Relaxed);
+                    state.count_connection();
                     connections.spawn(serve_connection(stream, state.clone(), shutdown.clone()));
                 }
                 // E.g. out of file descriptors: back off instead of spinning.
@@ -465,7 +305,7 @@ async fn handle(
         _ => ErrorShape::Confluence,
     };
 
-    let latency = *lock(&state.latency);
+    let latency = state.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -537,14 +377,14 @@ fn limited(
 ) -> (Reply, Option<&'static str>) {
     let metered = api::metered(&state.credentials, call) && state.points_quota().is_some();
     let burst = {
-        let mut limits = lock(&state.limits);
+        let mut limits = state.limits();
         match limits.admit(endpoint, Instant::now(), wall, shape) {
             Ok(burst) => burst,
             Err(refused) => return (refused, Some("burstLimit")),
         }
     };
     if metered {
-        let mut limits = lock(&state.limits);
+        let mut limits = state.limits();
         if let Some(refused) = limits.refuse_spent(wall) {
             return (refused, Some("pointsQuota"));
         }

@@ -7,16 +7,11 @@ use serde_json::json;
 
 use crate::support::{start, MANAGED_VISIBLE};
 
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` into Unix seconds (test-side, independent of the fake).
-fn unix_of(iso: &str) -> u64 {
-    let n = |r: std::ops::Range<usize>| iso[r].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    (days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)) as u64
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` into Unix seconds (humantime's strict RFC 3339 parser, not
+/// the fake's formatter).
+fn unix_of(rfc3339: &str) -> anyhow::Result<u64> {
+    let at = humantime::parse_rfc3339(rfc3339)?;
+    Ok(at.duration_since(SystemTime::UNIX_EPOCH)?.as_secs())
 }
 
 #[tokio::test]
@@ -39,7 +34,7 @@ async fn a_429_with_only_x_ratelimit_reset() -> anyhow::Result<()> {
         assert!(h.get("retry-after").is_none());
         let reset = h["x-ratelimit-reset"].to_str()?;
         assert!(reset.ends_with('Z') && reset.len() == 20, "{reset}");
-        let at = unix_of(reset);
+        let at = unix_of(reset)?;
         assert!(at >= before + 7 && at <= before + 9, "{reset}");
     }
     Ok(())
