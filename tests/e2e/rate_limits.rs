@@ -17,12 +17,7 @@ fn code(body: &Value) -> &str {
 
 /// The component's log lines so far (after waiting for `n` of them).
 async fn log_lines(env: &Env, n: usize) -> Result<Vec<Value>> {
-    wait_for_log_lines(env.server.log_dir(), n).await;
-    let text = std::fs::read_to_string(env.server.log_dir().join("identity-accessor_stdout.txt"))?;
-    let lines = text
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<Vec<Value>, _>>()?;
+    let lines = component_log_lines(env.server.log_dir(), n).await?;
     ensure!(lines.len() >= n, "{} log lines, wanted {n}", lines.len());
     Ok(lines)
 }

@@ -131,12 +131,13 @@ async fn logs_are_one_json_line_per_request_without_secrets() -> Result<()> {
     env.lookup(json!({ "accountIds": ids })).await?;
     env.lookup(json!({ "accountIds": ids, "includeUnresolved": true }))
         .await?;
-    env.request(Method::POST, "/")
-        .header("x-api-key", "wrong-wrong-wrong-wrong-wrong-wrong")
-        .body("{}")
-        .send()
-        .await?;
-    env.request(Method::GET, "/health").send().await?;
+    env.send(
+        env.request(Method::POST, "/")
+            .header("x-api-key", "wrong-wrong-wrong-wrong-wrong-wrong")
+            .body("{}"),
+    )
+    .await?;
+    env.send(env.request(Method::GET, "/health")).await?;
     let lines = component_log_lines(env.server.log_dir(), 4).await?;
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["status"], 200);
@@ -334,11 +335,12 @@ async fn the_log_says_which_key_was_used_by_position() -> Result<()> {
     let both = format!("{KEY},{KEY2}");
     let env = Env::start(Sources::Admin, &[("api_key", &both)]).await?;
     for key in [KEY2, KEY] {
-        env.request(Method::POST, "/")
-            .header("x-api-key", key)
-            .body(r#"{"accountIds": []}"#)
-            .send()
-            .await?;
+        env.send(
+            env.request(Method::POST, "/")
+                .header("x-api-key", key)
+                .body(r#"{"accountIds": []}"#),
+        )
+        .await?;
     }
     let lines = component_log_lines(env.server.log_dir(), 2).await?;
     let log = std::fs::read_to_string(env.server.log_dir().join("identity-accessor_stdout.txt"))?;

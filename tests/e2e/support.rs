@@ -358,17 +358,14 @@ impl Env {
 
     /// `POST /` with the test key and a JSON body.
     pub async fn lookup(&self, body: Value) -> Result<(u16, reqwest::header::HeaderMap, Value)> {
-        let r = self
-            .client
-            .post(self.server.url() + "/")
-            .header("x-api-key", KEY)
-            .json(&body)
-            .send()
+        let (status, headers, bytes) = self
+            .send(
+                self.client
+                    .post(self.server.url() + "/")
+                    .header("x-api-key", KEY)
+                    .json(&body),
+            )
             .await?;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let bytes = r.bytes().await?;
-        record_answer(&self.server_key(), status, &bytes);
         let json = serde_json::from_slice(&bytes).with_context(|| {
             format!(
                 "non-JSON answer {status}: {}",
@@ -415,12 +412,20 @@ impl Env {
     }
 
     /// Sends `request` (built from [`Env::request`] or `self.client`), reads the whole answer,
-    /// and records a non-2xx body for the audit, as [`Env::lookup`] does.
+    /// and records a non-2xx body for the audit, as [`Env::lookup`] does. A request without an
+    /// `X-Request-Id` gets the next one of this run ([`sequenced_request_id`]), so
+    /// [`component_log_lines`] can put the log lines in the order the requests were sent.
     pub async fn send(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
-        let r = request.send().await?;
+        let mut request = request.build()?;
+        if !request.headers().contains_key("x-request-id") {
+            request
+                .headers_mut()
+                .insert("x-request-id", sequenced_request_id().parse()?);
+        }
+        let r = self.client.execute(request).await?;
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().await?.to_vec();
@@ -527,11 +532,33 @@ fn stdout_lines(dir: &Path) -> usize {
 pub async fn component_log_lines(dir: &Path, lines: usize) -> Result<Vec<Value>> {
     wait_for_log_lines(dir, lines).await;
     let log = std::fs::read_to_string(dir.join("identity-accessor_stdout.txt"))?;
-    let parsed = log
+    let mut parsed = log
         .lines()
         .map(serde_json::from_str)
         .collect::<Result<Vec<Value>, _>>()?;
+    // Each instance prints its line after its answer's last byte, so a request answered first
+    // may be logged second: order the lines as the requests were sent (lines of requests with
+    // another id keep their place after those).
+    parsed.sort_by_key(|line| {
+        line["requestId"]
+            .as_str()
+            .and_then(|id| id.strip_prefix(REQUEST_ID_PREFIX))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(usize::MAX)
+    });
     Ok(parsed)
+}
+
+/// The prefix of the request ids [`Env::send`] gives.
+const REQUEST_ID_PREFIX: &str = "e2e-seq-";
+/// The sequence behind [`sequenced_request_id`].
+static REQUEST_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The next request id of this run (`e2e-seq-000001`, ...): increasing in the order requests
+/// are sent.
+pub fn sequenced_request_id() -> String {
+    let n = REQUEST_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{REQUEST_ID_PREFIX}{n:06}")
 }
 
 /// Waits (at most 2 s) until the stdout logs in `dir` hold at least `lines` lines.
