@@ -771,6 +771,16 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
         headers.contains_key("retry-after"),
         "upstream_rate_limited carries Retry-After"
     );
+    env.finish().await?;
+    // A fresh fake: the 503 above answered at once while the lookup's other admin calls could
+    // still be on their way, and one arriving late would take the fault meant for this one.
+    let env = Env::start(Sources::Admin, &[("request_timeout_ms", "1500")]).await?;
+    let post = || {
+        env.client
+            .post(env.server.url() + "/")
+            .header("x-api-key", KEY)
+            .json(&json!({ "accountIds": env.ids() }))
+    };
     env.fake.inject(
         Endpoint::AdminSearch,
         Fault::Status {
