@@ -1,7 +1,8 @@
 //! The variables: every Spin variable the component reads, by name, with each tunable's default
-//! and bounds and which ones are secrets. A name here is the contract with `spin.toml` and the
-//! README's table (the e2e manifest test checks that they agree); a tunable has a documented
-//! default, a secret never has one. Nothing here reads a value: `reader.rs` does.
+//! and bounds and which ones are secrets. A name here is the contract with `spin.toml` (the e2e
+//! manifest test checks that it declares exactly these, with these defaults, secrets marked) and
+//! the README's table; a tunable has a documented default, a secret never has one. Nothing here
+//! reads a value: `reader.rs` does.
 
 /// Accepted caller keys (secret).
 pub const API_KEY: &str = "api_key";
@@ -73,6 +74,7 @@ pub const DEFAULT_UPSTREAM_CONCURRENCY: usize = 4;
 /// The largest `max_account_ids` accepted: the most distinct ids one request can carry
 /// (`upstream::cost` derives the most upstream calls one request can cause from it).
 pub const LARGEST_MAX_ACCOUNT_IDS: usize = 10_000;
+
 /// Bounds of the numeric settings.
 pub(super) const MAX_ACCOUNT_IDS_RANGE: (u64, u64) = (1, LARGEST_MAX_ACCOUNT_IDS as u64);
 pub(super) const REQUEST_TIMEOUT_RANGE: (u64, u64) = (100, 600_000);
