@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
 /// One request's log line.
@@ -99,28 +100,14 @@ pub fn rate_limit_reason(value: &str) -> String {
     }
 }
 
-/// Formats time since the Unix epoch as RFC 3339 UTC with milliseconds.
+/// Formats time since the Unix epoch as RFC 3339 UTC with milliseconds
+/// (`2026-11-29T05:33:33.250Z`). A time past chrono's range (the year 262143) prints the epoch.
 pub fn rfc3339(since_epoch: Duration) -> String {
-    let secs = since_epoch.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since_epoch.subsec_millis()
-    )
+    i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, since_epoch.subsec_nanos()))
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

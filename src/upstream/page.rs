@@ -11,6 +11,10 @@
 //! them tolerated, as serde_json skips without decoding), a duplicate or missing rows field
 //! rejected, every row (requested or not) a readable `Row`. The tests check this against that
 //! struct.
+//!
+//! Hand-written on purpose: serde's own `Visitor`/`DeserializeSeed` over serde_json is how a
+//! sequence is read element by element; no crate does it for us without buffering the page or
+//! adding a second JSON parser whose grammar would differ from serde_json's.
 
 use std::collections::HashSet;
 use std::fmt;

@@ -34,6 +34,8 @@
 
 use std::time::Duration;
 
+use chrono::DateTime;
+
 use super::{CallContext, SourceKind, UpstreamError};
 use crate::platform::{OutboundRequest, OutboundResponse, TransportError};
 
@@ -83,7 +85,9 @@ pub fn is_retryable(error: TransportError) -> bool {
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (relative to `unix_now`), clamped to
-/// [`MAX_RETRY_AFTER`]. A date in the past means no wait.
+/// [`MAX_RETRY_AFTER`]. A date in the past means no wait. HTTP dates are read by `httpdate`,
+/// which takes exactly the three forms RFC 9110 makes a recipient accept (chrono's RFC 2822
+/// parser takes only the first, and more besides).
 pub fn parse_retry_after(value: &str, unix_now: Duration) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -101,7 +105,7 @@ pub fn parse_retry_after(value: &str, unix_now: Duration) -> Option<Duration> {
 /// [`MAX_RETRY_AFTER`]. `None` when unreadable or not in the future (a clock skewed against
 /// Atlassian's must not turn into an immediate retry storm: the backoff applies instead).
 pub fn parse_rate_limit_reset(value: &str, unix_now: Duration) -> Option<Duration> {
-    let when = parse_iso8601(value.trim())?;
+    let when = i128::from(reset_time_millis(value.trim())?);
     let now = i128::from(unix_now.as_secs()) * 1000 + i128::from(unix_now.subsec_millis());
     let wait_ms = when - now;
     if wait_ms <= 0 {
@@ -111,72 +115,24 @@ pub fn parse_rate_limit_reset(value: &str, unix_now: Duration) -> Option<Duratio
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm|±hhmm]` as Unix milliseconds (a missing offset is UTC).
-fn parse_iso8601(s: &str) -> Option<i128> {
-    fn digits(s: &str, range: std::ops::Range<usize>) -> Option<i64> {
-        let part = s.get(range)?;
-        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    }
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (digits(s, 0..4)?, digits(s, 5..7)?, digits(s, 8..10)?);
-    let (hour, minute, second) = (digits(s, 11..13)?, digits(s, 14..16)?, digits(s, 17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    if second > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut millis = 0i64;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction.len());
-        if end == 0 {
-            return None;
-        }
-        let padded = format!("{:0<3}", &fraction[..end.min(3)]);
-        millis = padded.parse().ok()?;
-        rest = &fraction[end..];
-    }
-    let offset_secs = match rest {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let tz = rest[1..].replace(':', "");
-            if tz.len() != 4 {
-                return None;
-            }
-            let (h, m) = (digits(&tz, 0..2)?, digits(&tz, 2..4)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            sign * (h * 3600 + m * 60)
-        }
+/// An ISO 8601 date and time as Unix milliseconds, read by chrono's RFC 3339 parser (`T`, `t`
+/// or a space between date and time; `Z` or a `±hh:mm` offset), also taking ISO 8601's basic
+/// offset (`±hhmm`) and no offset (UTC). An impossible date (`2026-02-31`) is unreadable.
+/// (chrono's relaxed `str::parse` takes those forms too, but adds 25 KB to the component.)
+fn reset_time_millis(s: &str) -> Option<i64> {
+    let rfc3339 = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.timestamp_millis())
     };
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(i128::from(secs) * 1000 + i128::from(millis))
+    rfc3339(s)
+        .or_else(|| rfc3339(&format!("{s}Z")))
+        .or_else(|| {
+            // `±hhmm` as RFC 3339's `±hh:mm`.
+            let (hours, minutes) = s.split_at_checked(s.len().checked_sub(2)?)?;
+            let sign = hours.len().checked_sub(3).map(|at| hours.as_bytes()[at])?;
+            matches!(sign, b'+' | b'-').then(|| rfc3339(&format!("{hours}:{minutes}")))?
+        })
 }
 
 /// The wait a throttled answer asks for, in the order of the module docs: `Retry-After`, then
@@ -919,6 +875,34 @@ mod tests {
             parse_rate_limit_reset("2000-02-29T00:00:00Z", Duration::from_secs(951_782_399)),
             Some(Duration::from_secs(1))
         );
+    }
+
+    #[test]
+    fn rate_limit_reset_refuses_impossible_dates() {
+        let now = Duration::from_secs(1_767_225_600); // 2026-01-01T00:00:00Z
+        let (in_range, clamped) = (Some(Duration::from_secs(60)), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_rate_limit_reset("2026-01-01T00:01:00Z", now),
+            in_range
+        );
+        assert_eq!(parse_rate_limit_reset("2026-02-28T00:00:00Z", now), clamped);
+        assert_eq!(parse_rate_limit_reset("2028-02-29T00:00:00Z", now), clamped);
+        for impossible in [
+            "2026-02-31T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-00-10T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:60:00Z",
+            "2026-01-01T00:00:00+24:00",
+        ] {
+            assert_eq!(
+                parse_rate_limit_reset(impossible, now),
+                None,
+                "{impossible}"
+            );
+        }
     }
 
     #[test]
