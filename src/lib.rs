@@ -34,6 +34,8 @@ mod entry;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(test)]
+mod doc_names;
+#[cfg(test)]
 mod layering;
 #[cfg(test)]
 pub(crate) mod testing;
