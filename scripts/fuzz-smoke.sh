@@ -16,7 +16,7 @@ export RUSTC_BOOTSTRAP=1
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 TARGETS=${TARGETS:-"parse_lookup parse_upstream api_keys"}
 
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
 
 cd fuzz
 cargo fuzz build -a

@@ -8,7 +8,7 @@
 # The second CARGO_HOME shares the first one's downloaded crates (registry/index and
 # registry/cache, by symlink) and builds --offline, but unpacks and compiles the sources under
 # its own path: the one that would end up in the .wasm if it were not remapped.
-# Takes two clean release builds of the component: about 2 minutes each on 2 idle cores.
+# Takes two clean release builds of the component: about 2 minutes for both on 2 idle cores.
 # Uncommitted changes are not part of the check (it builds the commit); it says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."

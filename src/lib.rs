@@ -2,8 +2,9 @@
 //!
 //! A connector (an enterprise search or AI indexer) `POST`s `{"accountIds": [...]}` with an
 //! `X-Api-Key` header and receives `[{"accountId", "emailAddress"}]`. Emails come from Atlassian
-//! on demand — first the organization admin API (managed accounts, whatever their visibility),
-//! then the Confluence user API (visible emails) — and are never stored or logged.
+//! on demand — from the Confluence user API (visible emails, 250 ids a call) and the organization
+//! admin API (managed accounts, whatever their visibility, 10 ids a call), the cheaper first under
+//! `email_sources=auto` — and are never stored or logged.
 //!
 //! The crate is split the way the house style asks:
 //! - the core ([`handler`] and everything below it) has no Spin import, builds natively and is

@@ -1,8 +1,8 @@
 //! Configuration: every Spin variable the component reads, loaded and checked together.
 //!
 //! Loading fails closed: a missing or invalid setting makes every lookup answer
-//! `503 not_configured` (before the request body is read) and `/health` answer 503, naming the
-//! variables to fix and never their values. Tunables have documented defaults (also in
+//! `503 not_configured` (before the request body is read) and `/health/ready` answer 503, naming
+//! the variables to fix and never their values. Tunables have documented defaults (also in
 //! `spin.toml`); secrets have none. Values are trimmed, since a key read from a file
 //! (`--variable api_key=@key.txt`) keeps its trailing newline.
 //!

@@ -1,7 +1,8 @@
 //! The variables: every Spin variable the component reads, by name, with each tunable's default
 //! and bounds and which ones are secrets. A name here is the contract with `spin.toml` (the e2e
-//! manifest test checks that it declares exactly these, with these defaults, secrets marked) and
-//! the README's table; a tunable has a documented default, a secret never has one. Nothing here
+//! manifest tests check that it declares exactly these, with these defaults, secrets marked),
+//! the README's configuration table and `openapi.yaml`'s `VariableName` (checked to list exactly
+//! these, in this order); a tunable has a documented default, a secret never has one. Nothing here
 //! reads a value: `reader.rs` does.
 
 /// Accepted caller keys (secret).

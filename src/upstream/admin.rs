@@ -1,4 +1,4 @@
-//! Source 1: the organization admin API — managed accounts, whatever their visibility.
+//! The admin source: the organization admin API — managed accounts, whatever their visibility.
 //!
 //! `POST {atlassian_api_url}/admin/v2/orgs/{orgId}/directories/-/users/search` with
 //! `Authorization: Bearer <org admin API key>` and `{"accountIds": [...], "limit": 100}`.

@@ -1,4 +1,4 @@
-//! Source 2: the Confluence user API — emails whose owners let them be seen.
+//! The Confluence source: the Confluence user API — emails whose owners let them be seen.
 //!
 //! `POST /wiki/api/v2/users-bulk` with `{"accountIds": [...]}`, at most [`MAX_ACCOUNT_IDS`] (250)
 //! ids a call — 25 times the admin search's 10, which is why `email_sources=auto` asks this

@@ -26,13 +26,8 @@ use identity_accessor::config::{
 /// The one component in the manifest.
 pub(crate) const COMPONENT: &str = "identity-accessor";
 
-/// The variables whose values are credentials.
-pub(crate) const SECRETS: [&str; 4] = [
-    config::API_KEY,
-    config::ATLASSIAN_ADMIN_API_KEY,
-    config::CONFLUENCE_API_TOKEN,
-    config::CONFLUENCE_BEARER_TOKEN,
-];
+/// The variables whose values are credentials: the code's own list.
+pub(crate) const SECRETS: [&str; 4] = config::SECRET_VARIABLES;
 
 /// Values of `atlassian_api_url` the docs describe, besides the default: Atlassian's gateway
 /// spelled out (with and without a trailing `/`) and the loopback fake Atlassian of the tests.
@@ -279,6 +274,42 @@ fn component_lists_exactly_the_variables_the_code_reads() -> Result<()> {
     );
     let declared: BTreeSet<&str> = m.variables.keys().map(String::as_str).collect();
     ensure!(declared == read, "[variables] differs from the code's list");
+    Ok(())
+}
+
+/// The README's configuration table and `openapi.yaml`'s `VariableName` enum name exactly the
+/// variables the code reads, in the code's order ([`ALL_VARIABLES`]).
+#[test]
+fn readme_table_and_openapi_name_exactly_the_variables_the_code_reads() -> Result<()> {
+    if crate::support::runtime_independent() {
+        return Ok(());
+    }
+    let readme = read("README.md")?;
+    let table = readme
+        .split("\n## Configuration")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .context("README has a Configuration section")?;
+    let in_table: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once("` |").map(|(name, _)| name))
+        .collect();
+    ensure!(
+        in_table == ALL_VARIABLES,
+        "README's configuration table lists {in_table:?}, the code reads {ALL_VARIABLES:?}"
+    );
+    let spec: serde_yaml::Value = serde_yaml::from_str(&read("openapi.yaml")?)?;
+    let in_spec: Vec<&str> = spec["components"]["schemas"]["VariableName"]["enum"]
+        .as_sequence()
+        .context("openapi.yaml has the VariableName enum")?
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    ensure!(
+        in_spec == ALL_VARIABLES,
+        "openapi.yaml's VariableName lists {in_spec:?}, the code reads {ALL_VARIABLES:?}"
+    );
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The faked Atlassian endpoints: routing, authentication and answers, as pure functions of the
 //! request and the directory.
 //!
-//! Auth model (see `/work/shared/ATLASSIAN.md`):
+//! Auth model (Atlassian's reference pages for the admin and Confluence REST APIs):
 //! - admin search: only `Bearer <admin_api_key>`, else 401; then a wrong `{orgId}` is 404;
 //! - users-bulk on the site path: only `Basic base64(site_email:site_api_token)` (a Bearer token
 //!   on the site URL is 401, as for scoped tokens); under `/ex/confluence/{cloudId}`: only

@@ -1,6 +1,8 @@
 //! A fake Atlassian Cloud on 127.0.0.1 for tests, benchmarks and demos: the organization admin
 //! API (managed accounts' emails), the Confluence v2 `users-bulk` API (visible emails, `""` when
-//! hidden) and the privacy email API (apps only), as described in `/work/shared/ATLASSIAN.md`.
+//! hidden) and the privacy email API (apps only), as Atlassian publishes them
+//! (the Organizations REST API spec, `swagger.v3.json`; the Confluence REST v2 spec,
+//! `openapi-v2.v3.json`; developer.atlassian.com's reference and "Rate limiting" pages).
 //!
 //! It follows the published API specs where the component relies on them (admin search:
 //! `accountIds` 1–10, `limit` 1–100, `searchTerm` xor `emails`, only issued cursors, unmanaged

@@ -1,5 +1,5 @@
-//! The published API constraints the fake enforces, one rule per file (sources:
-//! `/work/shared/ATLASSIAN.md`: the Organizations REST API spec for `searchDirectoryUsers`, the
+//! The published API constraints the fake enforces, one rule per file (sources,
+//! as Atlassian publishes them: the Organizations REST API spec for `searchDirectoryUsers`, the
 //! Confluence REST v2 spec for `users-bulk`, Atlassian's "Rate limiting" pages for the
 //! throttling answers, the burst limit and the points quota).
 
