@@ -25,7 +25,8 @@ static APP: OnceLock<Arc<devhost::App>> = OnceLock::new();
 
 /// Held for the whole run by the tests that bound a response time from above (the fault
 /// matrix: "answered inside the deadline") and by the CPU-heavy tests (the upstream cost test's
-/// thousands of calls), so one never runs beside the other on a 2-core machine.
+/// thousands of calls, the browser tests' Chromium, the memory test's four 1 MiB bodies), so
+/// one never runs beside the other on a 2-core machine.
 pub static CPU_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static LOG_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
