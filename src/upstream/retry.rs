@@ -303,16 +303,16 @@ mod tests {
         serde_json::from_slice(&r.body).ok()
     }
 
-    /// Runs one call against a script of replies (by attempt), with the given deadline.
-    fn run(
-        replies: Vec<Reply>,
-        deadline: Duration,
-    ) -> (
+    /// What one scripted call gave: its result, the clock, each attempt's timeout, the counters.
+    type Scripted = (
         Result<serde_json::Value, UpstreamError>,
         Rc<FakeRuntime>,
-        usize,
         Vec<Duration>,
-    ) {
+        Stats,
+    );
+
+    /// Runs one call for `source` against a script of replies (by attempt), with the deadline.
+    fn scripted(source: SourceKind, replies: Vec<Reply>, deadline: Duration) -> Scripted {
         let rt = FakeRuntime::new();
         let replies = std::cell::RefCell::new(replies.into_iter());
         let transport = FakeTransport::new(rt.clone(), move |_| {
@@ -328,32 +328,31 @@ mod tests {
             deadline: rt.now.get() + deadline,
             stats: &stats,
         };
-        let result = block_on(call(&ctx, SourceKind::Admin, req, parse_ok));
+        let result = block_on(call(&ctx, source, req, parse_ok));
         let timeouts: Vec<Duration> = transport.calls.borrow().iter().map(|(_, t)| *t).collect();
-        let calls = timeouts.len();
-        (result, rt.clone(), calls, timeouts)
+        (result, rt, timeouts, stats)
+    }
+
+    /// Runs one admin call against a script of replies (by attempt), with the given deadline.
+    fn run(
+        replies: Vec<Reply>,
+        deadline: Duration,
+    ) -> (
+        Result<serde_json::Value, UpstreamError>,
+        Rc<FakeRuntime>,
+        usize,
+        Vec<Duration>,
+    ) {
+        let (result, rt, timeouts, _) = scripted(SourceKind::Admin, replies, deadline);
+        (result, rt, timeouts.len(), timeouts)
     }
 
     const LONG: Duration = Duration::from_secs(25);
 
-    /// Runs one call against a script of replies and returns its result and the counters.
+    /// Runs one Confluence call against a script of replies and returns its result and the
+    /// counters.
     fn run_stats(replies: Vec<Reply>) -> (Result<serde_json::Value, UpstreamError>, Stats) {
-        let rt = FakeRuntime::new();
-        let replies = std::cell::RefCell::new(replies.into_iter());
-        let transport = FakeTransport::new(rt.clone(), move |_| {
-            replies
-                .borrow_mut()
-                .next()
-                .expect("more calls than scripted")
-        });
-        let stats = Stats::default();
-        let ctx = CallContext {
-            transport: &transport,
-            runtime: &*rt,
-            deadline: rt.now.get() + LONG,
-            stats: &stats,
-        };
-        let result = block_on(call(&ctx, SourceKind::Confluence, req, parse_ok));
+        let (result, _, _, stats) = scripted(SourceKind::Confluence, replies, LONG);
         (result, stats)
     }
 
