@@ -371,6 +371,23 @@ fn reads_of<'a>(rows: &'a [(&'static str, Vec<String>)], kind: &str) -> Result<&
         .with_context(|| format!("no row {kind}"))
 }
 
+/// A request without a valid key reads `api_key` once and nothing else.
+fn without_a_valid_key_only_api_key_is_read(rows: &[(&'static str, Vec<String>)]) -> Result<()> {
+    for kind in [
+        "POST / without a key",
+        "POST / with a wrong key",
+        "GET /admin/status without a key",
+    ] {
+        ensure!(reads_of(rows, kind)? == ["api_key"], "{kind}");
+    }
+    Ok(())
+}
+
+/// Each of `names`, read `times` times.
+fn each(names: &[&str], times: usize) -> BTreeMap<String, usize> {
+    names.iter().map(|n| (n.to_string(), times)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_reads_per_request_kind_vault_first() -> Result<()> {
     if spin_only("counts Spin's own Vault provider's reads: devhost reads no runtime config") {
@@ -384,7 +401,7 @@ async fn vault_reads_per_request_kind_vault_first() -> Result<()> {
             &rows
         )
     );
-    let all: BTreeMap<String, usize> = ALL_VARIABLES.iter().map(|n| (n.to_string(), 1)).collect();
+    let all = each(&ALL_VARIABLES, 1);
     let public: Vec<&str> = ALL_VARIABLES
         .iter()
         .copied()
@@ -394,13 +411,7 @@ async fn vault_reads_per_request_kind_vault_first() -> Result<()> {
     for kind in ["GET /health", "GET /admin"] {
         ensure!(reads_of(&rows, kind)?.is_empty(), "{kind}");
     }
-    for kind in [
-        "POST / without a key",
-        "POST / with a wrong key",
-        "GET /admin/status without a key",
-    ] {
-        ensure!(reads_of(&rows, kind)? == ["api_key"], "{kind}");
-    }
+    without_a_valid_key_only_api_key_is_read(&rows)?;
     // Readiness: each non-secret setting once at most, no secret: never more than it checks.
     let ready = per_name(reads_of(&rows, "GET /health/ready")?);
     ensure!(
@@ -414,8 +425,7 @@ async fn vault_reads_per_request_kind_vault_first() -> Result<()> {
     // variable on the first outbound call.
     for kind in ["POST / key, ids", "GET /admin/status key"] {
         let reads = per_name(reads_of(&rows, kind)?);
-        let twice: BTreeMap<String, usize> = all.keys().map(|n| (n.clone(), 2)).collect();
-        ensure!(reads == twice, "{kind}: {reads:?}");
+        ensure!(reads == each(&ALL_VARIABLES, 2), "{kind}: {reads:?}");
     }
     env.finish().await
 }
@@ -443,24 +453,16 @@ async fn vault_reads_per_request_kind_env_provider_first() -> Result<()> {
     for kind in ["GET /health", "GET /health/ready", "GET /admin"] {
         ensure!(reads_of(&rows, kind)?.is_empty(), "{kind}");
     }
-    for kind in [
-        "POST / without a key",
-        "POST / with a wrong key",
-        "GET /admin/status without a key",
-    ] {
-        ensure!(reads_of(&rows, kind)? == ["api_key"], "{kind}");
-    }
-    let secrets: BTreeMap<String, usize> = SECRET_VARIABLES
-        .iter()
-        .map(|n| (n.to_string(), 1))
-        .collect();
+    without_a_valid_key_only_api_key_is_read(&rows)?;
     ensure!(
-        per_name(reads_of(&rows, "POST / key, []")?) == secrets,
+        per_name(reads_of(&rows, "POST / key, []")?) == each(&SECRET_VARIABLES, 1),
         "{rows:?}"
     );
-    let twice: BTreeMap<String, usize> = secrets.keys().map(|n| (n.clone(), 2)).collect();
     for kind in ["POST / key, ids", "GET /admin/status key"] {
-        ensure!(per_name(reads_of(&rows, kind)?) == twice, "{kind}");
+        ensure!(
+            per_name(reads_of(&rows, kind)?) == each(&SECRET_VARIABLES, 2),
+            "{kind}"
+        );
     }
     env.finish().await
 }
