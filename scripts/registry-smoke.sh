@@ -114,6 +114,12 @@ ids='{"accountIds":["5b10ac8d82e05b22cc7d4ef5","557058:0c1f0001-7d2e-4a3b-9c4d-5
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 admin_key=smoke-admin-key-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 site_token=smoke-site-token-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+# The key with its last character changed (a hex digit: 0 becomes 1, anything else 0), so the
+# refusal is of a key that differs from the real one in one byte, never equal to it.
+case $key in
+*0) wrong_key=${key%?}1 ;;
+*) wrong_key=${key%?}0 ;;
+esac
 
 # expect NAME STATUS WANT_STATUS [CURL ARGS...]: one request; the body lands in $work/body.
 request() {
@@ -166,7 +172,7 @@ for spin in "${spins[@]}"; do
         -H 'Content-Type: application/json' -d "$ids"
     [ "$(jq -c . "$work/body")" = "$expected" ] ||
         fail "POST /: got $(cat "$work/body"), expected $expected"
-    expect_status "POST / (wrong key)" 401 -X POST "$app/" -H "X-Api-Key: ${key%?}0" \
+    expect_status "POST / (wrong key)" 401 -X POST "$app/" -H "X-Api-Key: $wrong_key" \
         -H 'Content-Type: application/json' -d "$ids"
     expect_status "GET /admin" 200 "$app/admin"
     grep -qi '^content-security-policy: default-src .self.' "$work/headers" ||
