@@ -310,6 +310,24 @@ fn rows() -> Vec<Row> {
         },
         // Refused: not retried.
         Row {
+            name: "oversized answer with its Content-Length",
+            faults: || vec![Fault::Oversized],
+            outcome: Outcome::Error {
+                status: 502,
+                code: UPSTREAM_ERROR,
+                calls: 1,
+            },
+        },
+        Row {
+            name: "oversized answer, chunked",
+            faults: || vec![Fault::OversizedChunked],
+            outcome: Outcome::Error {
+                status: 502,
+                code: UPSTREAM_ERROR,
+                calls: 1,
+            },
+        },
+        Row {
             name: "HTML 400 from the edge",
             faults: || vec![Fault::HtmlBadRequest],
             outcome: Outcome::Error {

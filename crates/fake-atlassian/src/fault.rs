@@ -15,7 +15,7 @@
 //! | `quotaExhausted` | `reason` (default `confluence-quota-global-based`, sent verbatim), at most one `retryAfter*` |
 //! | `betaRateLimited`| `betaRetryAfterSeconds` (required)                              |
 //! | `status`         | `status` (required), at most one `retryAfter*`                  |
-//! | `hang`, `malformedJson`, `truncatedJson`, `dropConnection`, `htmlBadRequest` | none |
+//! | `hang`, `malformedJson`, `truncatedJson`, `dropConnection`, `htmlBadRequest`, `oversized`, `oversizedChunked` | none |
 //!
 //! `retryAfterDate` is an HTTP date (`Tue, 15 Nov 1994 08:12:31 GMT`); `retryAfterRaw` is sent
 //! verbatim (e.g. `"9223372036854775807"`).
@@ -115,6 +115,12 @@ pub enum Fault {
     DropConnection,
     /// 400 with an HTML body, as Atlassian's edge layer sends.
     HtmlBadRequest,
+    /// 200 with the real answer after [`OVERSIZED_PADDING`] bytes of JSON whitespace: valid
+    /// JSON, larger than any answer Atlassian gives, sent with its `Content-Length`.
+    Oversized,
+    /// [`Fault::Oversized`] sent chunked, without `Content-Length`: the client learns the size
+    /// only by reading.
+    OversizedChunked,
 }
 
 impl Fault {
@@ -132,6 +138,8 @@ impl Fault {
             Fault::TruncatedJson => "truncatedJson",
             Fault::DropConnection => "dropConnection",
             Fault::HtmlBadRequest => "htmlBadRequest",
+            Fault::Oversized => "oversized",
+            Fault::OversizedChunked => "oversizedChunked",
         }
     }
 }
@@ -261,6 +269,22 @@ pub(crate) fn truncated(real: Reply) -> Reply {
     }
 }
 
+/// The whitespace before the real answer in [`Fault::Oversized`]: 3 MiB, more than a client
+/// should hold for one page (the largest legitimate `users-bulk` page is about 400 KiB).
+pub const OVERSIZED_PADDING: usize = 3 * 1024 * 1024;
+
+/// The answer of [`Fault::Oversized`] and [`Fault::OversizedChunked`]: `real`, still valid
+/// JSON, after [`OVERSIZED_PADDING`] spaces.
+pub(crate) fn oversized(real: Reply) -> Reply {
+    let mut body = Vec::with_capacity(OVERSIZED_PADDING + real.body.len());
+    body.resize(OVERSIZED_PADDING, b' ');
+    body.extend_from_slice(&real.body);
+    Reply {
+        body: body.into(),
+        ..real
+    }
+}
+
 /// The answer of [`Fault::HtmlBadRequest`].
 pub(crate) fn html_bad_request() -> Reply {
     Reply {
@@ -312,6 +336,8 @@ enum FaultKind {
     TruncatedJson,
     DropConnection,
     HtmlBadRequest,
+    Oversized,
+    OversizedChunked,
 }
 
 impl FaultWire {
@@ -407,6 +433,8 @@ impl TryFrom<FaultWire> for Fault {
             FaultKind::TruncatedJson => Fault::TruncatedJson,
             FaultKind::DropConnection => Fault::DropConnection,
             FaultKind::HtmlBadRequest => Fault::HtmlBadRequest,
+            FaultKind::Oversized => Fault::Oversized,
+            FaultKind::OversizedChunked => Fault::OversizedChunked,
         })
     }
 }
@@ -477,6 +505,14 @@ impl From<Fault> for FaultWire {
                 wire.kind = FaultKind::HtmlBadRequest;
                 None
             }
+            Fault::Oversized => {
+                wire.kind = FaultKind::Oversized;
+                None
+            }
+            Fault::OversizedChunked => {
+                wire.kind = FaultKind::OversizedChunked;
+                None
+            }
         };
         match retry_after {
             Some(RetryAfter::Seconds(s)) => wire.retry_after_seconds = Some(s),
@@ -529,6 +565,8 @@ mod tests {
             Fault::TruncatedJson,
             Fault::DropConnection,
             Fault::HtmlBadRequest,
+            Fault::Oversized,
+            Fault::OversizedChunked,
         ];
         for fault in faults {
             let value = serde_json::to_value(&fault)?;

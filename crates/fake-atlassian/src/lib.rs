@@ -49,7 +49,7 @@ mod state;
 
 pub use directory::{Credentials, Directory, User, Visibility};
 pub use endpoint::Endpoint;
-pub use fault::{Fault, RetryAfter};
+pub use fault::{Fault, RetryAfter, OVERSIZED_PADDING};
 pub use limits::{points, BurstLimit, PointsQuota, QuotaScope};
 pub use record::{AuthKind, RecordedRequest};
 pub use server::FakeAtlassian;

@@ -3,13 +3,22 @@
 //! admin API's `{"errors": [{"code", "detail", "id", "status", "title"}]}` (all strings), and
 //! the Confluence APIs' `{"code": <status>, "message": "..."}`.
 
+use std::convert::Infallible;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
+
+/// The body of every answer: whole, or in chunks.
+pub(crate) type Body = BoxBody<Bytes, Infallible>;
+
+/// The size of the pieces of a chunked answer.
+const CHUNK: usize = 64 * 1024;
 
 /// The content type of every JSON answer.
 pub(crate) const JSON: &str = "application/json;charset=UTF-8";
@@ -101,13 +110,33 @@ impl Reply {
     }
 
     /// The hyper response. `Content-Length` always matches the body.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(self.body.clone()));
+    pub fn into_response(self) -> Response<Body> {
+        let length = self.body.len();
+        let body = Full::new(self.body.clone()).boxed();
+        self.respond(body, Some(length))
+    }
+
+    /// The hyper response with the body sent chunked (`Transfer-Encoding: chunked`), in pieces
+    /// of 64 KiB, without `Content-Length`.
+    pub fn into_chunked_response(self) -> Response<Body> {
+        let pieces: Vec<Result<Frame<Bytes>, Infallible>> = self
+            .body
+            .chunks(CHUNK)
+            .map(|piece| Ok(Frame::data(Bytes::copy_from_slice(piece))))
+            .collect();
+        let body = StreamBody::new(futures::stream::iter(pieces)).boxed();
+        self.respond(body, None)
+    }
+
+    fn respond(self, body: Body, length: Option<usize>) -> Response<Body> {
+        let mut response = Response::new(body);
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         if self.status != StatusCode::NO_CONTENT {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
+            if let Some(length) = length {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+            }
         }
         for (name, value) in self.headers {
             headers.append(name, value);

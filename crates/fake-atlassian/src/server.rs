@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, TRANSFER_ENCODING};
 use hyper::service::service_fn;
@@ -32,7 +31,7 @@ use crate::endpoint::Endpoint;
 use crate::fault::{self, Fault};
 use crate::limits::{self, BurstLimit, PointsQuota};
 use crate::record::{AuthKind, RecordedRequest};
-use crate::reply::{ErrorShape, Reply};
+use crate::reply::{Body, ErrorShape, Reply};
 use crate::state::{lock, State};
 
 /// Largest request body read; larger bodies get 413.
@@ -256,7 +255,7 @@ async fn handle(
     state: Arc<State>,
     shutdown: watch::Receiver<bool>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, CloseConnection> {
+) -> Result<Response<Body>, CloseConnection> {
     let (parts, body) = request.into_parts();
     let body = Limited::new(body, MAX_BODY_BYTES)
         .collect()
@@ -325,6 +324,7 @@ async fn handle(
         }
         None => normal(call),
     };
+    let send_chunked = matches!(fault, Some(Fault::OversizedChunked));
     let reply = match fault {
         None => served(&call),
         Some(Fault::Latency(delay)) => {
@@ -354,6 +354,7 @@ async fn handle(
         Some(Fault::TruncatedJson) => fault::truncated(normal(&call)),
         Some(Fault::DropConnection) => return Err(CloseConnection),
         Some(Fault::HtmlBadRequest) => fault::html_bad_request(),
+        Some(Fault::Oversized | Fault::OversizedChunked) => fault::oversized(normal(&call)),
     };
     state.update(seq, |r| {
         r.status = reply.status.as_u16();
@@ -361,7 +362,11 @@ async fn handle(
             r.fault = Some(by.to_owned());
         }
     });
-    Ok(reply.into_response())
+    Ok(if send_chunked {
+        reply.into_chunked_response()
+    } else {
+        reply.into_response()
+    })
 }
 
 /// An unfaulted API call under the limits: refused past the burst limit or a spent points

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use fake_atlassian::{Endpoint, Fault, RetryAfter};
+use fake_atlassian::{Endpoint, Fault, RetryAfter, OVERSIZED_PADDING};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -215,6 +215,48 @@ async fn html_bad_request_is_400_html() -> anyhow::Result<()> {
         .to_str()?
         .starts_with("text/html"));
     assert!(r.text().await?.starts_with("<HTML>"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn oversized_is_the_real_answer_after_padding_with_or_without_its_length(
+) -> anyhow::Result<()> {
+    let ctx = start().await?;
+    let real = ctx.users_bulk_site(&[MANAGED_VISIBLE]).send().await?;
+    let real: Value = real.json().await?;
+    ctx.fake.inject(Endpoint::UsersBulk, Fault::Oversized, 1);
+    ctx.fake
+        .inject(Endpoint::UsersBulk, Fault::OversizedChunked, 1);
+    for chunked in [false, true] {
+        let r = ctx.users_bulk_site(&[MANAGED_VISIBLE]).send().await?;
+        assert_eq!(r.status(), 200);
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap_or("(not text)").to_owned())
+        };
+        let (length, encoding) = (header("content-length"), header("transfer-encoding"));
+        let body = r.bytes().await?;
+        assert!(body.len() > OVERSIZED_PADDING, "{} bytes", body.len());
+        assert!(body[..OVERSIZED_PADDING].iter().all(|&b| b == b' '));
+        assert_eq!(serde_json::from_slice::<Value>(&body)?, real);
+        if chunked {
+            assert_eq!(length, None);
+            assert_eq!(encoding.as_deref(), Some("chunked"));
+        } else {
+            assert_eq!(length, Some(body.len().to_string()));
+            assert_eq!(encoding, None);
+        }
+    }
+    let faults: Vec<Option<String>> = ctx.fake.requests().into_iter().map(|r| r.fault).collect();
+    assert_eq!(
+        faults,
+        [
+            None,
+            Some("oversized".into()),
+            Some("oversizedChunked".into())
+        ]
+    );
     Ok(())
 }
 
