@@ -106,7 +106,7 @@ impl std::fmt::Debug for ApiKeys {
 }
 
 impl KeyConfigError {
-    /// The fixed reason shown for `api_key` ("api_key <reason>").
+    /// The fixed reason shown for `api_key` (`api_key <reason>`).
     pub fn reason(self) -> &'static str {
         match self {
             KeyConfigError::Empty => "is empty",

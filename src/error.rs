@@ -83,7 +83,7 @@ pub enum ApiError {
     NotConfigured {
         /// Names of the variables to fix.
         variables: Vec<&'static str>,
-        /// When `api_key` itself is invalid: its fixed reason ("api_key <reason>"), which says
+        /// When `api_key` itself is invalid: its fixed reason (`api_key <reason>`), which says
         /// how to make a key. Shown to anyone: nothing works until it is fixed, and it holds no
         /// value.
         key_reason: Option<&'static str>,

@@ -48,7 +48,7 @@ pub struct VariableState {
 pub struct Invalid {
     /// The variable's name.
     pub name: &'static str,
-    /// A fixed reason, completing "<name> ...".
+    /// A fixed reason, completing "`<name>` ...".
     pub reason: &'static str,
 }
 

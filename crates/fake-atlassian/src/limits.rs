@@ -1,6 +1,6 @@
 //! Atlassian's rate limits, as the fake enforces them when told to (both off by default). From
 //! Atlassian's "Rate limiting" pages (Confluence Cloud, 2026;
-//! https://developer.atlassian.com/cloud/confluence/rate-limiting/):
+//! <https://developer.atlassian.com/cloud/confluence/rate-limiting/>):
 //!
 //! - **Burst limit** ([`BurstLimit`], any credential, every API endpoint): at most `calls` calls
 //!   per `window` for each endpoint (Atlassian's burst limits apply per tenant, endpoint and

@@ -152,7 +152,7 @@ impl FakeAtlassian {
 
     /// Enforces a burst limit on every API endpoint (any credential): at most `calls` calls per
     /// `window` each, past which a call gets `429` with `Retry-After` and `X-RateLimit-*`
-    /// ([`crate::limits`]). `None` (the default): no limit. Setting it starts new windows.
+    /// ([`BurstLimit`]). `None` (the default): no limit. Setting it starts new windows.
     pub fn set_burst_limit(&self, burst: Option<BurstLimit>) {
         self.inner.state.set_burst_limit(burst);
     }
@@ -160,7 +160,7 @@ impl FakeAtlassian {
     /// Meters app traffic (Confluence calls with the OAuth bearer or the app token) against an
     /// hourly points quota: 1 point a call plus 2 per user object returned, reported in
     /// `X-RateLimit-*` and `Beta-RateLimit*` headers; once spent, `429` with `RateLimit-Reason`
-    /// ([`crate::limits`]). `None` (the default): not metered. Setting it forgets the points
+    /// ([`PointsQuota`]). `None` (the default): not metered. Setting it forgets the points
     /// used.
     pub fn set_points_quota(&self, quota: Option<PointsQuota>) {
         self.inner.state.set_points_quota(quota);
