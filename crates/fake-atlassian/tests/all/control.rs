@@ -28,23 +28,11 @@ async fn control_api_injects_faults_and_lists_requests() -> anyhow::Result<()> {
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "2");
 
-    let listed: Vec<RecordedRequest> = ctx
-        .http
-        .get(format!("{control}/requests"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let listed: Vec<RecordedRequest> = ctx.control_get("requests").await?;
     assert_eq!(listed, ctx.fake.requests());
     assert_eq!(listed.len(), 1, "control requests are not recorded");
     assert_eq!(listed[0].fault.as_deref(), Some("rateLimited"));
-    let raw: Value = ctx
-        .http
-        .get(format!("{control}/requests"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let raw: Value = ctx.control_get("requests").await?;
     assert_eq!(raw[0]["endpoint"], "usersBulk");
     assert_eq!(raw[0]["accountIds"], json!([MANAGED_VISIBLE]));
 

@@ -69,6 +69,15 @@ pub async fn start_with(directory: Directory) -> anyhow::Result<Ctx> {
 }
 
 impl Ctx {
+    /// `GET /__control/<path>` on the fake's HTTP control API, its JSON answer decoded.
+    pub async fn control_get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}/__control/{path}", self.fake.url());
+        Ok(self.http.get(url).send().await?.json().await?)
+    }
+
     pub fn admin_url(&self) -> String {
         format!(
             "{}/admin/v2/orgs/{}/directories/-/users/search",

@@ -85,13 +85,7 @@ async fn the_control_api_sets_and_clears_the_burst_limit() -> anyhow::Result<()>
         .send()
         .await?;
     assert_eq!(r.status(), 204);
-    let limits: Value = ctx
-        .http
-        .get(format!("{control}/limits"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let limits: Value = ctx.control_get("limits").await?;
     assert_eq!(limits["burstLimit"], json!({"calls": 1, "windowMs": 60000}));
     assert_eq!(ctx.admin(json!({})).send().await?.status(), 200);
     let r = ctx.admin(json!({})).send().await?;

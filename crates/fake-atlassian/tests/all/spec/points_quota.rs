@@ -101,13 +101,7 @@ async fn near_the_limit_it_says_so_and_a_spent_quota_refuses() -> anyhow::Result
         .send()
         .await?;
     assert_eq!(ctx.users_bulk_gateway(&three).send().await?.status(), 200);
-    let limits: Value = ctx
-        .http
-        .get(format!("{control}/limits"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let limits: Value = ctx.control_get("limits").await?;
     assert_eq!(limits["pointsUsed"], 7);
     assert_eq!(
         limits["pointsQuota"],
