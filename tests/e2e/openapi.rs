@@ -745,12 +745,7 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
 
     // Deadline, rate limit and refused credentials.
     let env = Env::start(Sources::Admin, &[("request_timeout_ms", "1500")]).await?;
-    let post = || {
-        env.client
-            .post(env.server.url() + "/")
-            .header("x-api-key", KEY)
-            .json(&json!({ "accountIds": env.ids() }))
-    };
+    let post = || env.keyed_post().json(&json!({ "accountIds": env.ids() }));
     env.fake.inject(Endpoint::AdminSearch, Fault::Hang, 1);
     let (status, _, json) = drive(&spec, &mut seen, "POST", "/", post()).await?;
     ensure!((status, code(&json)) == (504, "upstream_timeout"), "{json}");
@@ -775,12 +770,7 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
     // A fresh fake: the 503 above answered at once while the lookup's other admin calls could
     // still be on their way, and one arriving late would take the fault meant for this one.
     let env = Env::start(Sources::Admin, &[("request_timeout_ms", "1500")]).await?;
-    let post = || {
-        env.client
-            .post(env.server.url() + "/")
-            .header("x-api-key", KEY)
-            .json(&json!({ "accountIds": env.ids() }))
-    };
+    let post = || env.keyed_post().json(&json!({ "accountIds": env.ids() }));
     env.fake.inject(
         Endpoint::AdminSearch,
         Fault::Status {
@@ -804,10 +794,7 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
         &mut seen,
         "POST",
         "/",
-        env.client
-            .post(env.server.url() + "/")
-            .header("x-api-key", KEY)
-            .body(r#"{"accountIds": []}"#),
+        env.keyed_post().body(r#"{"accountIds": []}"#),
     )
     .await?;
     ensure!((status, code(&json)) == (503, "not_configured"), "{json}");
@@ -847,10 +834,7 @@ async fn every_documented_status_of_lookup_and_health_matches_the_spec() -> Resu
         &mut seen,
         "POST",
         "/",
-        env.client
-            .post(env.server.url() + "/")
-            .header("x-api-key", KEY)
-            .body(reqwest::Body::wrap_stream(stalled)),
+        env.keyed_post().body(reqwest::Body::wrap_stream(stalled)),
     )
     .await?;
     ensure!((status, code(&json)) == (408, "request_timeout"), "{json}");

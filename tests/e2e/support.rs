@@ -357,16 +357,16 @@ impl Env {
         })
     }
 
+    /// `POST /` with the key: the trigger URL as the connector calls it, body still to set.
+    pub fn keyed_post(&self) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.server.url() + "/")
+            .header("x-api-key", KEY)
+    }
+
     /// `POST /` with the test key and a JSON body.
     pub async fn lookup(&self, body: Value) -> Result<(u16, reqwest::header::HeaderMap, Value)> {
-        let (status, headers, bytes) = self
-            .send(
-                self.client
-                    .post(self.server.url() + "/")
-                    .header("x-api-key", KEY)
-                    .json(&body),
-            )
-            .await?;
+        let (status, headers, bytes) = self.send(self.keyed_post().json(&body)).await?;
         let json = serde_json::from_slice(&bytes).with_context(|| {
             format!(
                 "non-JSON answer {status}: {}",
